@@ -1,0 +1,41 @@
+/**
+ * The catalog: every kata in recommended order, with what the learner's tools show about it.
+ * Adding a kata means adding its folders and one entry here.
+ */
+import { existsSync } from 'node:fs';
+import { kataFile, solutionFile } from './paths.ts';
+
+export interface KataInfo {
+  slug: string;
+  title: string;
+  difficulty: 'warm-up' | 'medium' | 'hard';
+}
+
+export const CATALOG: readonly KataInfo[] = [
+  { slug: 'lru-ttl-cache', title: 'LRU cache with time-to-live', difficulty: 'warm-up' },
+  { slug: 'retry-backoff', title: 'Retry with exponential backoff', difficulty: 'medium' },
+  { slug: 'token-bucket', title: 'Token-bucket rate limiter', difficulty: 'medium' },
+  { slug: 'pub-sub', title: 'In-memory publish/subscribe', difficulty: 'medium' },
+  { slug: 'streaming-csv', title: 'Streaming CSV parser', difficulty: 'hard' },
+  { slug: 'graceful-shutdown', title: 'Graceful shutdown of a Fastify server', difficulty: 'hard' },
+];
+
+/** Katas present in this checkout (stub and reference both exist), in recommended order. */
+export function availableKatas(): KataInfo[] {
+  return CATALOG.filter((kata) => existsSync(kataFile(kata.slug)) && existsSync(solutionFile(kata.slug)));
+}
+
+/** The kata named `slug`, or an error that lists the valid slugs. */
+export function requireKata(slug: string): KataInfo {
+  const katas = availableKatas();
+  const kata = katas.find((candidate) => candidate.slug === slug);
+  if (!kata) {
+    throw new UsageError(`unknown kata "${slug}"; choose one of: ${katas.map((k) => k.slug).join(', ')}`);
+  }
+  return kata;
+}
+
+/** A mistake in how a command was called: reported in one line, exit code 2. */
+export class UsageError extends Error {
+  override readonly name = 'UsageError';
+}

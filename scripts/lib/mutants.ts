@@ -1,0 +1,103 @@
+/**
+ * Mutants: known-wrong implementations that a grader must reject. Each is stored as a unified
+ * diff against the reference, `graders/<slug>/mutants/<name>.patch`, whose first line is
+ * `# Mistake: <the mistake, in one line>`. Storing the mistake rather than a full copy keeps each
+ * mutant reviewable at a glance and in step with the reference: when the reference changes so that
+ * a patch no longer applies, verify says so instead of testing stale code.
+ */
+import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
+import path from 'node:path';
+import { applyPatch, createTwoFilesPatch } from 'diff';
+import { MUTANTS_BUILD_DIR, mutantsDir, shown, solutionFile } from './paths.ts';
+
+const MISTAKE_LINE = /^# Mistake: (.+)$/;
+
+export interface Mutant {
+  slug: string;
+  name: string;
+  /** The one-line description of the mistake. */
+  mistake: string;
+  patchFile: string;
+}
+
+export function listMutants(slug: string): Mutant[] {
+  const dir = mutantsDir(slug);
+  if (!existsSync(dir)) return [];
+  return readdirSync(dir)
+    .filter((file) => file.endsWith('.patch'))
+    .sort()
+    .map((file) => {
+      const patchFile = path.join(dir, file);
+      const firstLine = readFileSync(patchFile, 'utf8').split('\n', 1)[0] ?? '';
+      const mistake = MISTAKE_LINE.exec(firstLine)?.[1]?.trim();
+      if (!mistake) {
+        throw new Error(`${shown(patchFile)} must start with "# Mistake: <what is wrong>"`);
+      }
+      return { slug, name: file.slice(0, -'.patch'.length), mistake, patchFile };
+    });
+}
+
+/** The folder a materialized mutant lives in: a target root holding `<slug>/index.ts`. */
+export const mutantTargetRoot = (slug: string, name: string): string =>
+  path.join(MUTANTS_BUILD_DIR, slug, name);
+
+export const mutantSourceFile = (slug: string, name: string): string =>
+  path.join(mutantTargetRoot(slug, name), slug, 'index.ts');
+
+/**
+ * Writes the mutant's code (reference + patch) where KATA_TARGET can point at it, and returns
+ * that target root. Throws if the patch no longer applies to the reference.
+ */
+export function materializeMutant(mutant: Mutant): string {
+  const reference = readFileSync(solutionFile(mutant.slug), 'utf8');
+  const patched = applyPatch(reference, readFileSync(mutant.patchFile, 'utf8'));
+  if (patched === false) {
+    throw new Error(
+      `${shown(mutant.patchFile)} no longer applies to ${shown(solutionFile(mutant.slug))}: ` +
+        `recreate it with "npm run mutant -- edit ${mutant.slug} ${mutant.name}"`,
+    );
+  }
+  if (patched === reference) {
+    throw new Error(`${shown(mutant.patchFile)} changes nothing: a mutant must differ from the reference`);
+  }
+  const file = mutantSourceFile(mutant.slug, mutant.name);
+  rmSync(path.dirname(file), { recursive: true, force: true });
+  mkdirSync(path.dirname(file), { recursive: true });
+  writeFileSync(file, patched);
+  return mutantTargetRoot(mutant.slug, mutant.name);
+}
+
+/**
+ * Starts editing a mutant: writes its current code (or the reference, for a new one) to the
+ * materialized file and returns that file's path.
+ */
+export function beginEdit(slug: string, name: string): string {
+  const existing = listMutants(slug).find((mutant) => mutant.name === name);
+  if (existing) {
+    materializeMutant(existing);
+  } else {
+    const file = mutantSourceFile(slug, name);
+    mkdirSync(path.dirname(file), { recursive: true });
+    writeFileSync(file, readFileSync(solutionFile(slug), 'utf8'));
+  }
+  return mutantSourceFile(slug, name);
+}
+
+/** Saves the edited mutant as a patch against the reference, headed by its mistake. */
+export function saveMutant(slug: string, name: string, mistake: string): string {
+  const edited = readFileSync(mutantSourceFile(slug, name), 'utf8');
+  const reference = readFileSync(solutionFile(slug), 'utf8');
+  if (edited === reference) {
+    throw new Error(`${shown(mutantSourceFile(slug, name))} is identical to the reference: edit it first`);
+  }
+  const from = `solutions/${slug}/index.ts`;
+  const patch = createTwoFilesPatch(from, `mutant ${name}`, reference, edited, undefined, undefined, {
+    context: 3,
+  });
+  // Drop jsdiff's "Index:"/"====" preamble: the mistake line is the patch's header.
+  const body = patch.slice(patch.indexOf('--- '));
+  const patchFile = path.join(mutantsDir(slug), `${name}.patch`);
+  mkdirSync(path.dirname(patchFile), { recursive: true });
+  writeFileSync(patchFile, `# Mistake: ${mistake.trim()}\n${body}`);
+  return patchFile;
+}

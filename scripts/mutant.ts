@@ -1,0 +1,60 @@
+/**
+ * Authoring mutants (for maintainers, not learners):
+ *   npm run mutant -- edit <slug> <name>              copy the reference (or the mutant) out to edit
+ *   npm run mutant -- save <slug> <name> "<mistake>"  store the edit as graders/<slug>/mutants/<name>.patch
+ *   npm run mutant -- test <slug> [name...]           grade mutants; each must fail at least one test
+ */
+import { spawnSync } from 'node:child_process';
+import { Command } from 'commander';
+import pc from 'picocolors';
+import { beginEdit, listMutants, materializeMutant, saveMutant } from './lib/mutants.ts';
+import { shown } from './lib/paths.ts';
+import { requireKata } from './lib/katas.ts';
+
+const program = new Command('mutant').description('Author and check known-wrong implementations');
+
+program
+  .command('edit <slug> <name>')
+  .description('write the mutant (or, for a new one, the reference) to a scratch file to edit')
+  .action((slug: string, name: string) => {
+    requireKata(slug);
+    console.log(`Edit ${shown(beginEdit(slug, name))}, then: npm run mutant -- save ${slug} ${name} "<mistake>"`);
+  });
+
+program
+  .command('save <slug> <name> [mistake]')
+  .description('save the edited scratch file as a patch headed by its one-line mistake')
+  .action((slug: string, name: string, mistake: string | undefined) => {
+    requireKata(slug);
+    const known = listMutants(slug).find((mutant) => mutant.name === name)?.mistake;
+    const line = mistake ?? known;
+    if (!line) throw new Error(`a new mutant needs its mistake: npm run mutant -- save ${slug} ${name} "<mistake>"`);
+    console.log(`Saved ${shown(saveMutant(slug, name, line))}`);
+  });
+
+program
+  .command('test <slug> [names...]')
+  .description("run the kata's grader against its mutants, showing the first failure of each")
+  .action((slug: string, names: string[]) => {
+    requireKata(slug);
+    const mutants = listMutants(slug).filter((m) => names.length === 0 || names.includes(m.name));
+    let survivors = 0;
+    for (const mutant of mutants) {
+      const target = materializeMutant(mutant);
+      const run = spawnSync(
+        process.execPath,
+        ['node_modules/vitest/vitest.mjs', 'run', `graders/${slug}`, '--bail=1', '--reporter=dot'],
+        { env: { ...process.env, KATA_TARGET: target }, encoding: 'utf8', timeout: 60_000 },
+      );
+      const killed = run.status !== 0;
+      if (!killed) survivors += 1;
+      console.log(`${killed ? pc.green('rejected') : pc.red('SURVIVED')} ${mutant.name}: ${mutant.mistake}`);
+      if (killed && names.length > 0) console.log(run.stdout + run.stderr);
+    }
+    process.exitCode = survivors === 0 ? 0 : 1;
+  });
+
+program.parseAsync().catch((error: unknown) => {
+  console.error(pc.red(`mutant: ${error instanceof Error ? error.message : String(error)}`));
+  process.exit(2);
+});
