@@ -18,7 +18,9 @@ program
   .description('write the mutant (or, for a new one, the reference) to a scratch file to edit')
   .action((slug: string, name: string) => {
     requireKata(slug);
-    console.log(`Edit ${shown(beginEdit(slug, name))}, then: npm run mutant -- save ${slug} ${name} "<mistake>"`);
+    console.log(
+      `Edit ${shown(beginEdit(slug, name))}, then: npm run mutant -- save ${slug} ${name} "<mistake>"`,
+    );
   });
 
 program
@@ -28,7 +30,10 @@ program
     requireKata(slug);
     const known = listMutants(slug).find((mutant) => mutant.name === name)?.mistake;
     const line = mistake ?? known;
-    if (!line) throw new Error(`a new mutant needs its mistake: npm run mutant -- save ${slug} ${name} "<mistake>"`);
+    if (!line)
+      throw new Error(
+        `a new mutant needs its mistake: npm run mutant -- save ${slug} ${name} "<mistake>"`,
+      );
     console.log(`Saved ${shown(saveMutant(slug, name, line))}`);
   });
 
@@ -48,7 +53,9 @@ program
       );
       const killed = run.status !== 0;
       if (!killed) survivors += 1;
-      console.log(`${killed ? pc.green('rejected') : pc.red('SURVIVED')} ${mutant.name}: ${mutant.mistake}`);
+      console.log(
+        `${killed ? pc.green('rejected') : pc.red('SURVIVED')} ${mutant.name}: ${mutant.mistake}`,
+      );
       if (killed && names.length > 0) console.log(run.stdout + run.stderr);
     }
     process.exitCode = survivors === 0 ? 0 : 1;

@@ -3,9 +3,7 @@
  * never settles, so they ask for its state after letting pending callbacks run.
  */
 export type PromiseState<T> =
-  | { state: 'pending' }
-  | { state: 'fulfilled'; value: T }
-  | { state: 'rejected'; reason: unknown };
+  { state: 'pending' } | { state: 'fulfilled'; value: T } | { state: 'rejected'; reason: unknown };
 
 /**
  * The state of `promise` once every already-queued promise callback has run. Marks the promise

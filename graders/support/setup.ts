@@ -3,8 +3,9 @@
  * (override with FC_SEED=<n> to explore, FC_RUNS=<n> for more runs), and every test starts and
  * ends on real timers so one test's fake clock never leaks into the next.
  */
+import { appendFileSync } from 'node:fs';
 import fc from 'fast-check';
-import { afterEach, vi } from 'vitest';
+import { afterEach, beforeEach, vi } from 'vitest';
 
 const seed = Number(process.env.FC_SEED ?? 20_261_121);
 const numRuns = Number(process.env.FC_RUNS ?? 200);
@@ -13,3 +14,23 @@ fc.configureGlobal({ seed, numRuns });
 afterEach(() => {
   vi.useRealTimers();
 });
+
+// While grading (scripts/lib/run-grader.ts), note each test's start and end from inside the test
+// process, synchronously: if the code under test loops forever, Vitest's own batched reports never
+// arrive, and this record is what tells the learner which test hung and which passed before it.
+const progressFile = process.env.KATA_REPORT_FILE;
+if (progressFile) {
+  beforeEach((context) => {
+    appendFileSync(
+      progressFile,
+      `${JSON.stringify({ type: 'worker-start', id: context.task.id })}\n`,
+    );
+  });
+  afterEach((context) => {
+    const failed = (context.task.result?.errors?.length ?? 0) > 0;
+    appendFileSync(
+      progressFile,
+      `${JSON.stringify({ type: 'worker-end', id: context.task.id, failed })}\n`,
+    );
+  });
+}

@@ -22,7 +22,9 @@ export const CATALOG: readonly KataInfo[] = [
 
 /** Katas present in this checkout (stub and reference both exist), in recommended order. */
 export function availableKatas(): KataInfo[] {
-  return CATALOG.filter((kata) => existsSync(kataFile(kata.slug)) && existsSync(solutionFile(kata.slug)));
+  return CATALOG.filter(
+    (kata) => existsSync(kataFile(kata.slug)) && existsSync(solutionFile(kata.slug)),
+  );
 }
 
 /** The kata named `slug`, or an error that lists the valid slugs. */
@@ -30,7 +32,9 @@ export function requireKata(slug: string): KataInfo {
   const katas = availableKatas();
   const kata = katas.find((candidate) => candidate.slug === slug);
   if (!kata) {
-    throw new UsageError(`unknown kata "${slug}"; choose one of: ${katas.map((k) => k.slug).join(', ')}`);
+    throw new UsageError(
+      `unknown kata "${slug}"; choose one of: ${katas.map((k) => k.slug).join(', ')}`,
+    );
   }
   return kata;
 }

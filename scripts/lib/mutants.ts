@@ -58,7 +58,9 @@ export function materializeMutant(mutant: Mutant): string {
     );
   }
   if (patched === reference) {
-    throw new Error(`${shown(mutant.patchFile)} changes nothing: a mutant must differ from the reference`);
+    throw new Error(
+      `${shown(mutant.patchFile)} changes nothing: a mutant must differ from the reference`,
+    );
   }
   const file = mutantSourceFile(mutant.slug, mutant.name);
   rmSync(path.dirname(file), { recursive: true, force: true });
@@ -88,12 +90,22 @@ export function saveMutant(slug: string, name: string, mistake: string): string 
   const edited = readFileSync(mutantSourceFile(slug, name), 'utf8');
   const reference = readFileSync(solutionFile(slug), 'utf8');
   if (edited === reference) {
-    throw new Error(`${shown(mutantSourceFile(slug, name))} is identical to the reference: edit it first`);
+    throw new Error(
+      `${shown(mutantSourceFile(slug, name))} is identical to the reference: edit it first`,
+    );
   }
   const from = `solutions/${slug}/index.ts`;
-  const patch = createTwoFilesPatch(from, `mutant ${name}`, reference, edited, undefined, undefined, {
-    context: 3,
-  });
+  const patch = createTwoFilesPatch(
+    from,
+    `mutant ${name}`,
+    reference,
+    edited,
+    undefined,
+    undefined,
+    {
+      context: 3,
+    },
+  );
   // Drop jsdiff's "Index:"/"====" preamble: the mistake line is the patch's header.
   const body = patch.slice(patch.indexOf('--- '));
   const patchFile = path.join(mutantsDir(slug), `${name}.patch`);

@@ -1,0 +1,378 @@
+/**
+ * `npm run verify [-- <slug>...]`: the repository's own check, what CI runs. For every kata: the
+ * reference passes every grader test, the stub fails them all with NotImplementedError, every
+ * mutant fails at least one, and the kata's files are complete. Then types, lint and format.
+ * Prints a table per kata and exits non-zero naming every shortfall.
+ */
+import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { Command } from 'commander';
+import pMap from 'p-map';
+import pc from 'picocolors';
+import { availableKatas, requireKata, UsageError, type KataInfo } from './lib/katas.ts';
+import { listMutants, materializeMutant, type Mutant } from './lib/mutants.ts';
+import {
+  GRADERS_DIR,
+  KATAS_DIR,
+  REPO_ROOT,
+  SOLUTIONS_DIR,
+  kataFile,
+  shown,
+  solutionFile,
+} from './lib/paths.ts';
+import { firstFailure, type KataResult } from './lib/results.ts';
+import { gradeKata } from './lib/run-grader.ts';
+import { readHints } from './lib/hints.ts';
+
+/** KATA_STANDARD.md: at least eight realistic wrong implementations per kata. */
+const MIN_MUTANTS = 8;
+const REFERENCE_TIMEOUT_MS = 90_000;
+const MUTANT_TIMEOUT_MS = 30_000;
+
+interface KataReport {
+  kata: KataInfo;
+  /** Checks that passed, counted for the closing "N passed, N failed" line. */
+  passed: number;
+  reference?: KataResult;
+  stub?: KataResult;
+  mutants: Array<{ mutant: Mutant; result?: KataResult; error?: string }>;
+  shortfalls: string[];
+}
+
+const program = new Command('npm run verify --')
+  .description(
+    'Check the repository: references pass, stubs and mutants fail, files complete, types, lint, format',
+  )
+  .argument('[slugs...]', 'katas to check (default: all)')
+  .option('--no-static', 'skip tsc, ESLint and Prettier')
+  .action(async (slugs: string[], options: { static: boolean }) => {
+    const started = performance.now();
+    const katas = slugs.length > 0 ? slugs.map(requireKata) : availableKatas();
+    const reports = katas.map((kata): KataReport => {
+      const fileShortfalls = checkFiles(kata.slug);
+      return {
+        kata,
+        passed: fileShortfalls.length === 0 ? 1 : 0,
+        mutants: [],
+        shortfalls: fileShortfalls,
+      };
+    });
+    const shortfalls: string[] = [];
+    shortfalls.push(...checkCatalog());
+
+    // Every grading job of every kata, two at a time per core: each is a Vitest process of its own.
+    type Job = () => Promise<void>;
+    const jobs: Job[] = [];
+    for (const report of reports) {
+      const { slug } = report.kata;
+      jobs.push(async () => {
+        report.reference = await gradeKata({
+          slug,
+          target: 'solutions',
+          timeoutMs: REFERENCE_TIMEOUT_MS,
+        });
+      });
+      jobs.push(async () => {
+        report.stub = await gradeKata({ slug, target: 'katas' });
+      });
+      let mutants: Mutant[] = [];
+      try {
+        mutants = listMutants(slug);
+      } catch (error) {
+        report.shortfalls.push(messageOf(error));
+      }
+      for (const mutant of mutants) {
+        const entry: KataReport['mutants'][number] = { mutant };
+        report.mutants.push(entry);
+        jobs.push(async () => {
+          try {
+            entry.result = await gradeKata({
+              slug,
+              target: materializeMutant(mutant),
+              timeoutMs: MUTANT_TIMEOUT_MS,
+              bail: true,
+            });
+          } catch (error) {
+            entry.error = messageOf(error);
+          }
+        });
+      }
+    }
+    let done = 0;
+    await pMap(
+      jobs,
+      async (job) => {
+        await job();
+        done += 1;
+        if (process.stdout.isTTY)
+          process.stdout.write(`\r${pc.dim(`graded ${done}/${jobs.length}`)}`);
+      },
+      { concurrency: os.availableParallelism() },
+    );
+    if (process.stdout.isTTY) process.stdout.write('\r\x1b[K');
+
+    for (const report of reports) judge(report);
+    printTable(reports);
+    for (const report of reports)
+      shortfalls.push(...report.shortfalls.map((text) => `${report.kata.slug}: ${text}`));
+
+    let passed = reports.reduce((sum, report) => sum + report.passed, 0);
+    const steps = [
+      ...(slugs.length === 0 ? runRepositoryTests() : []),
+      ...(options.static ? runStaticChecks() : []),
+    ];
+    for (const step of steps) {
+      if (step === undefined) passed += 1;
+      else shortfalls.push(step);
+    }
+
+    const seconds = ((performance.now() - started) / 1000).toFixed(0);
+    if (shortfalls.length > 0) {
+      console.log(
+        pc.red(
+          pc.bold(
+            `\nverify failed (${seconds} s): ${shortfalls.length} shortfall${shortfalls.length === 1 ? '' : 's'}`,
+          ),
+        ),
+      );
+      for (const text of shortfalls) console.log(`${pc.red('✘')} ${text.replace(/\n/g, '\n    ')}`);
+      process.exitCode = 1;
+    } else {
+      console.log(pc.green(pc.bold(`\nverify passed (${seconds} s)`)));
+    }
+    // The plain closing line CI reads: every check counted once.
+    console.log(`verify: ${passed} passed, ${shortfalls.length} failed`);
+  });
+
+/** Turns each kata's grading results into shortfalls, counting the checks that passed. */
+function judge(report: KataReport): void {
+  const checks = [
+    judgeReference(report),
+    judgeStub(report),
+    report.mutants.length < MIN_MUTANTS
+      ? [`${report.mutants.length} mutants; a kata needs at least ${MIN_MUTANTS}`]
+      : [],
+    ...report.mutants.map(judgeMutant),
+    judgeHints(report),
+  ];
+  for (const found of checks) {
+    if (found.length === 0) report.passed += 1;
+    else report.shortfalls.push(...found);
+  }
+}
+
+function judgeReference({ reference }: KataReport): string[] {
+  const shortfalls: string[] = [];
+  if (reference && reference.status !== 'solved') {
+    const first = firstFailure(reference);
+    shortfalls.push(
+      `the reference does not pass its grader (${reference.status}, ${reference.passed}/${reference.total})` +
+        (reference.problem ? `\n${reference.problem}` : '') +
+        (first
+          ? `\nfirst failure: stage ${first.stage.number} › ${first.test.name}: ${first.test.failure?.message ?? ''}`
+          : ''),
+    );
+  }
+  if (reference && reference.total === 0) shortfalls.push('the grader has no tests');
+  if (reference) {
+    const loose = reference.stages.filter((stage) => stage.number === 0);
+    if (loose.length > 0)
+      shortfalls.push(
+        `tests outside a "stage N: ..." describe block: ${loose.map((s) => s.title).join(', ')}`,
+      );
+  }
+  return shortfalls;
+}
+
+function judgeStub({ kata, stub }: KataReport): string[] {
+  const shortfalls: string[] = [];
+  if (stub && stub.status !== 'not-started') {
+    const passing = stub.stages.flatMap((stage) =>
+      stage.tests.filter((test) => test.status === 'passed').map((test) => test.name),
+    );
+    const other = stub.stages.flatMap((stage) =>
+      stage.tests
+        .filter((test) => test.status === 'failed' && !test.failure?.notImplemented)
+        .map((test) => test.name),
+    );
+    shortfalls.push(
+      `the stub ${shown(kataFile(kata.slug))} is not rejected as "not started" (${stub.status})` +
+        (passing.length > 0 ? `\npasses: ${passing.slice(0, 5).join('; ')}` : '') +
+        (other.length > 0
+          ? `\nfails without NotImplementedError: ${other.slice(0, 5).join('; ')}`
+          : '') +
+        (stub.problem ? `\n${stub.problem}` : '') +
+        (isModified(kataFile(kata.slug))
+          ? '\n(the stub differs from git HEAD: verify expects the committed stub)'
+          : ''),
+    );
+  }
+  return shortfalls;
+}
+
+function judgeMutant({ mutant, result, error }: KataReport['mutants'][number]): string[] {
+  const shortfalls: string[] = [];
+  if (error) shortfalls.push(`mutant ${mutant.name}: ${error}`);
+  else if (result?.status === 'solved')
+    shortfalls.push(`mutant ${mutant.name} passes every test; no test catches: ${mutant.mistake}`);
+  else if (result?.status === 'load-error')
+    shortfalls.push(
+      `mutant ${mutant.name} does not load, so it proves nothing:\n${result.problem ?? ''}`,
+    );
+  return shortfalls;
+}
+
+function judgeHints({ kata, reference }: KataReport): string[] {
+  const shortfalls: string[] = [];
+  if (reference?.status === 'solved') {
+    const graderStages = reference.stages.map((stage) => `${stage.number}: ${stage.title}`);
+    try {
+      const hints = readHints(kata.slug);
+      const hintStages = hints.map((stage) => `${stage.number}: ${stage.title}`);
+      if (hintStages.join('\n') !== graderStages.join('\n')) {
+        shortfalls.push(
+          `HINTS.md stages differ from the grader's:\n  hints:  ${hintStages.join(' | ')}\n  grader: ${graderStages.join(' | ')}`,
+        );
+      }
+      for (const stage of hints) {
+        if (stage.hints.length !== 3)
+          shortfalls.push(
+            `HINTS.md stage ${stage.number} has ${stage.hints.length} hints; it needs 3`,
+          );
+      }
+    } catch (error) {
+      shortfalls.push(messageOf(error));
+    }
+  }
+  return shortfalls;
+}
+
+function printTable(reports: KataReport[]): void {
+  const width = Math.max(4, ...reports.map((report) => report.kata.slug.length));
+  console.log(
+    pc.bold(
+      `${'kata'.padEnd(width)}  ${'reference'.padEnd(11)}${'stub'.padEnd(11)}${'mutants rejected'.padEnd(18)}time`,
+    ),
+  );
+  for (const { kata, reference, stub, mutants, shortfalls } of reports) {
+    const ok = (good: boolean, text: string): string => (good ? pc.green(text) : pc.red(text));
+    const refText = reference ? `${reference.passed}/${reference.total}` : '-';
+    const stubText = stub ? (stub.status === 'not-started' ? 'rejected' : stub.status) : '-';
+    const rejected = mutants.filter(
+      (entry) =>
+        entry.result && entry.result.status !== 'solved' && entry.result.status !== 'load-error',
+    ).length;
+    const mutantText = `${rejected}/${mutants.length}`;
+    const seconds = reference ? `${(reference.durationMs / 1000).toFixed(1)} s` : '';
+    console.log(
+      `${(shortfalls.length === 0 ? pc.green : pc.red)(kata.slug.padEnd(width))}  ` +
+        `${ok(reference?.status === 'solved', refText.padEnd(11))}` +
+        `${ok(stub?.status === 'not-started', stubText.padEnd(11))}` +
+        `${ok(rejected === mutants.length && mutants.length >= MIN_MUTANTS, mutantText.padEnd(18))}${pc.dim(seconds)}`,
+    );
+  }
+}
+
+/** The files a finished kata has (KATA_STANDARD.md), and a reference mutants can be made from. */
+function checkFiles(slug: string): string[] {
+  const missing = [
+    path.join(KATAS_DIR, slug, 'README.md'),
+    path.join(KATAS_DIR, slug, 'HINTS.md'),
+    kataFile(slug),
+    solutionFile(slug),
+    path.join(SOLUTIONS_DIR, slug, 'NOTES.md'),
+  ].filter((file) => !existsSync(file));
+  const shortfalls = missing.map((file) => `missing ${shown(file)}`);
+  const graderDir = path.join(GRADERS_DIR, slug);
+  if (!existsSync(graderDir) || !readdirSync(graderDir).some((file) => file.endsWith('.test.ts'))) {
+    shortfalls.push(`no grader: add graders/${slug}/<name>.test.ts`);
+  }
+  if (existsSync(solutionFile(slug))) {
+    const relative = /^\s*(?:import|export)\b[^'"]*from\s+['"](\.[^'"]*)['"]/m.exec(
+      readFileSync(solutionFile(slug), 'utf8'),
+    );
+    if (relative)
+      shortfalls.push(
+        `${shown(solutionFile(slug))} imports "${relative[1]}": a reference must be self-contained, since mutants are generated from it elsewhere`,
+      );
+  }
+  return shortfalls;
+}
+
+/** Every kata folder is in the catalog, so no kata goes ungraded by accident. */
+function checkCatalog(): string[] {
+  const listed = new Set(availableKatas().map((kata) => kata.slug));
+  return readdirSync(KATAS_DIR, { withFileTypes: true })
+    .filter((entry) => entry.isDirectory() && !listed.has(entry.name))
+    .map(
+      (entry) =>
+        `katas/${entry.name} is not in the catalog (scripts/lib/katas.ts), or has no solutions/${entry.name}/index.ts`,
+    );
+}
+
+function isModified(file: string): boolean {
+  try {
+    return (
+      execFileSync('git', ['status', '--porcelain', '--', file], {
+        cwd: REPO_ROOT,
+        encoding: 'utf8',
+      }).trim() !== ''
+    );
+  } catch {
+    return false;
+  }
+}
+
+/** The repository's own tests (the learner's tools), when there are any. */
+function runRepositoryTests(): Array<string | undefined> {
+  const dir = path.join(REPO_ROOT, 'scripts', 'tests');
+  if (!existsSync(dir)) return [];
+  return [
+    runStep('tool tests', [
+      process.execPath,
+      path.join(REPO_ROOT, 'node_modules/vitest/vitest.mjs'),
+      'run',
+      'scripts/tests/',
+    ]),
+  ];
+}
+
+function runStaticChecks(): Array<string | undefined> {
+  const bin = (name: string): string => path.join(REPO_ROOT, 'node_modules', '.bin', name);
+  return [
+    runStep('types (tsc --noEmit)', [bin('tsc'), '--noEmit']),
+    runStep('lint (eslint .)', [bin('eslint'), '.']),
+    runStep('format (prettier --check .)', [bin('prettier'), '--check', '--log-level=warn', '.']),
+  ];
+}
+
+/** Runs one check; undefined when it passed, else the shortfall naming it. */
+function runStep(name: string, [command, ...args]: string[]): string | undefined {
+  const started = performance.now();
+  const run = spawnSync(command!, args, {
+    cwd: REPO_ROOT,
+    encoding: 'utf8',
+    env: { ...process.env, FORCE_COLOR: '0' },
+  });
+  const seconds = ((performance.now() - started) / 1000).toFixed(1);
+  if (run.status === 0) {
+    console.log(`${pc.green('✔')} ${name} ${pc.dim(`${seconds} s`)}`);
+    return undefined;
+  }
+  console.log(`${pc.red('✘')} ${name} ${pc.dim(`${seconds} s`)}`);
+  const output = `${run.stdout}${run.stderr}`.trim().split('\n').slice(-40).join('\n');
+  return `${name} failed:\n${output || run.error?.message || `exit code ${run.status}`}`;
+}
+
+const messageOf = (error: unknown): string =>
+  error instanceof Error ? error.message : String(error);
+
+program.parseAsync().catch((error: unknown) => {
+  if (error instanceof UsageError) {
+    console.error(pc.red(`npm run verify: ${error.message}`));
+    process.exit(2);
+  }
+  throw error;
+});
