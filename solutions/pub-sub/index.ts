@@ -1,0 +1,320 @@
+// pub-sub: reference implementation of the in-memory publish/subscribe bus.
+
+export type Handler<T> = (message: T, topic: string) => void | Promise<void>;
+
+export interface ErrorContext {
+  topic: string;
+  pattern: string;
+}
+
+export interface PubSubOptions {
+  /** Receives every handler failure during `publish`. @default console.error */
+  onError?: (error: unknown, context: ErrorContext) => void;
+}
+
+export interface SubscribeOptions {
+  /** Remove the subscription before its handler first runs. @default false */
+  once?: boolean;
+  /** Aborting it removes the subscription; an already-aborted signal subscribes nothing. */
+  signal?: AbortSignal;
+}
+
+export const OVERFLOW_POLICIES = ['drop-oldest', 'drop-newest', 'error'] as const;
+export type OverflowPolicy = (typeof OVERFLOW_POLICIES)[number];
+
+export interface StreamOptions {
+  signal?: AbortSignal;
+  /** Integer >= 1. @default 1024 */
+  bufferSize?: number;
+  /** @default 'drop-oldest' */
+  overflow?: OverflowPolicy;
+}
+
+export class BufferOverflowError extends Error {
+  override readonly name = 'BufferOverflowError';
+  readonly code = 'ERR_BUFFER_OVERFLOW';
+
+  constructor(readonly bufferSize: number) {
+    super(`stream buffer overflowed: more than ${bufferSize} unread messages`);
+  }
+}
+
+interface Subscription {
+  readonly pattern: string;
+  readonly segments: readonly string[];
+  readonly handler: Handler<unknown>;
+  readonly once: boolean;
+  /** Set when a `once` subscription is claimed by a dispatch, so no other dispatch runs it. */
+  fired: boolean;
+  readonly unsubscribe: () => void;
+}
+
+type Failure = (error: unknown, subscription: Subscription) => void;
+
+const DEFAULT_BUFFER_SIZE = 1024;
+
+export class PubSub {
+  readonly #onError: (error: unknown, context: ErrorContext) => void;
+  // A Set keeps insertion (= subscription) order and deletes in O(1); each subscription is its
+  // own object, so the same handler subscribed twice is two entries.
+  readonly #subscriptions = new Set<Subscription>();
+
+  constructor(options: PubSubOptions = {}) {
+    const { onError = defaultOnError } = options;
+    if (typeof onError !== 'function') {
+      throw new TypeError(`onError must be a function, got ${typeof onError}`);
+    }
+    this.#onError = onError;
+  }
+
+  subscribe<T>(pattern: string, handler: Handler<T>, options: SubscribeOptions = {}): () => void {
+    const segments = parsePattern(pattern);
+    if (typeof handler !== 'function') {
+      throw new TypeError(`handler must be a function, got ${typeof handler}`);
+    }
+    const { once = false, signal } = options;
+    if (signal?.aborted) return () => {};
+
+    const unsubscribe = (): void => {
+      this.#subscriptions.delete(subscription);
+      signal?.removeEventListener('abort', unsubscribe);
+    };
+    const subscription: Subscription = {
+      pattern,
+      segments,
+      handler: handler as Handler<unknown>,
+      once,
+      fired: false,
+      unsubscribe,
+    };
+    this.#subscriptions.add(subscription);
+    signal?.addEventListener('abort', unsubscribe, { once: true });
+    return unsubscribe;
+  }
+
+  publish<T>(topic: string, message: T): number {
+    return this.#dispatch(topic, message, (error, { pattern }) => {
+      this.#onError(error, { topic, pattern });
+    }).called;
+  }
+
+  async publishAsync<T>(topic: string, message: T): Promise<number> {
+    const failures: unknown[] = [];
+    const { called, settling } = this.#dispatch(topic, message, (error) => failures.push(error));
+    // Every settling promise fulfils (its failure is already recorded), so this waits for all.
+    await Promise.all(settling);
+    if (failures.length > 0) {
+      throw new AggregateError(
+        failures,
+        `${failures.length} of ${called} handlers failed on ${topic}`,
+      );
+    }
+    return called;
+  }
+
+  listenerCount(topic: string): number {
+    const segments = parseTopic(topic);
+    let count = 0;
+    for (const subscription of this.#subscriptions) {
+      if (matches(subscription.segments, segments)) count += 1;
+    }
+    return count;
+  }
+
+  stream<T>(pattern: string, options: StreamOptions = {}): AsyncIterableIterator<T> {
+    parsePattern(pattern);
+    const { signal, bufferSize = DEFAULT_BUFFER_SIZE, overflow = 'drop-oldest' } = options;
+    if (typeof bufferSize !== 'number' || !Number.isInteger(bufferSize) || bufferSize < 1) {
+      throw new RangeError(`bufferSize must be an integer >= 1, got ${String(bufferSize)}`);
+    }
+    if (!OVERFLOW_POLICIES.includes(overflow)) {
+      throw new TypeError(
+        `overflow must be one of ${OVERFLOW_POLICIES.join(', ')}, got ${String(overflow)}`,
+      );
+    }
+
+    const buffer: T[] = [];
+    const reads: Array<{
+      resolve: (result: IteratorResult<T, undefined>) => void;
+      reject: (reason: unknown) => void;
+    }> = [];
+    let ended = false;
+    // The error the next read rejects with, once the stream has ended by abort or overflow.
+    let failure: { error: unknown } | undefined;
+    let unsubscribe = (): void => {};
+
+    const end = (error?: { error: unknown }): void => {
+      if (ended) return;
+      ended = true;
+      unsubscribe();
+      signal?.removeEventListener('abort', onAbort);
+      buffer.length = 0;
+      failure = error;
+      // Reads still waiting are settled now: the first gets the failure, if any; the rest are done.
+      for (const read of reads.splice(0)) {
+        if (failure) {
+          read.reject(failure.error);
+          failure = undefined;
+        } else {
+          read.resolve({ value: undefined, done: true });
+        }
+      }
+    };
+    const onAbort = (): void => end({ error: signal?.reason });
+
+    if (signal?.aborted) {
+      end({ error: signal.reason });
+    } else {
+      unsubscribe = this.subscribe<T>(pattern, (message) => {
+        // A waiting read takes the message directly: it never occupies buffer room.
+        const read = reads.shift();
+        if (read) {
+          read.resolve({ value: message, done: false });
+        } else if (buffer.length < bufferSize) {
+          buffer.push(message);
+        } else if (overflow === 'drop-oldest') {
+          buffer.shift();
+          buffer.push(message);
+        } else if (overflow === 'error') {
+          end({ error: new BufferOverflowError(bufferSize) });
+        } // 'drop-newest': the incoming message is the one dropped.
+      });
+      signal?.addEventListener('abort', onAbort, { once: true });
+    }
+
+    const iterator: AsyncIterableIterator<T> = {
+      next: async () => {
+        if (buffer.length > 0) return { value: buffer.shift() as T, done: false };
+        if (failure) {
+          const { error } = failure;
+          failure = undefined;
+          throw error;
+        }
+        if (ended) return { value: undefined, done: true };
+        return new Promise((resolve, reject) => reads.push({ resolve, reject }));
+      },
+      return: async () => {
+        end();
+        return { value: undefined, done: true };
+      },
+      [Symbol.asyncIterator]: () => iterator,
+    };
+    return iterator;
+  }
+
+  /**
+   * Calls the handlers matching `topic` as they stand now (a snapshot: subscribing or
+   * unsubscribing during the dispatch does not change who gets this message), reporting each
+   * failure, sync or async, to `fail`. Returns how many were called and a promise per async
+   * handler that fulfils once it has settled.
+   */
+  #dispatch(
+    topic: string,
+    message: unknown,
+    fail: Failure,
+  ): { called: number; settling: Promise<void>[] } {
+    const segments = parseTopic(topic);
+    const snapshot = [...this.#subscriptions].filter((s) => matches(s.segments, segments));
+    let called = 0;
+    const settling: Promise<void>[] = [];
+    for (const subscription of snapshot) {
+      if (subscription.once) {
+        // Claimed before running, so a re-entrant publish from inside the handler (or an outer
+        // dispatch whose snapshot still holds it) cannot run it a second time.
+        if (subscription.fired) continue;
+        subscription.fired = true;
+        subscription.unsubscribe();
+      }
+      called += 1;
+      const { handler } = subscription;
+      try {
+        const result: unknown = handler(message, topic);
+        if (isThenable(result)) {
+          settling.push(
+            Promise.resolve(result).then(
+              () => {},
+              (error: unknown) => fail(error, subscription),
+            ),
+          );
+        }
+      } catch (error) {
+        fail(error, subscription);
+      }
+    }
+    return { called, settling };
+  }
+}
+
+function defaultOnError(error: unknown, { topic, pattern }: ErrorContext): void {
+  console.error(`pub-sub: a handler subscribed to "${pattern}" failed on "${topic}":`, error);
+}
+
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return (
+    (typeof value === 'object' || typeof value === 'function') &&
+    value !== null &&
+    typeof (value as { then?: unknown }).then === 'function'
+  );
+}
+
+function parseTopic(topic: unknown): string[] {
+  if (typeof topic !== 'string') throw new TypeError(`topic must be a string, got ${typeof topic}`);
+  const segments = topic.split('.');
+  for (const segment of segments) {
+    if (segment === '' || segment.includes('*') || segment.includes('#')) {
+      throw new TypeError(
+        `topic "${topic}" is invalid: segments must be non-empty and free of "*" and "#"`,
+      );
+    }
+  }
+  return segments;
+}
+
+function parsePattern(pattern: unknown): string[] {
+  if (typeof pattern !== 'string') {
+    throw new TypeError(`pattern must be a string, got ${typeof pattern}`);
+  }
+  const segments = pattern.split('.');
+  for (const segment of segments) {
+    const wildcard = segment === '*' || segment === '#';
+    if (segment === '' || (!wildcard && (segment.includes('*') || segment.includes('#')))) {
+      throw new TypeError(
+        `pattern "${pattern}" is invalid: each segment is "*", "#" or a non-empty literal without them`,
+      );
+    }
+  }
+  return segments;
+}
+
+/**
+ * Whether the pattern's segments match the topic's. This is glob matching over segments, with
+ * `*` as "any one" and `#` as "any run, possibly empty": walk both, and when a literal fails,
+ * backtrack to the last `#` and let it swallow one more topic segment. Only the last `#` needs
+ * remembering (an earlier one can never do better), so this is O(pattern × topic) at worst and
+ * linear in the usual case, with no recursion to blow up on `#.#.#...`.
+ */
+function matches(pattern: readonly string[], topic: readonly string[]): boolean {
+  let p = 0;
+  let t = 0;
+  let lastHash = -1; // index in `pattern` of the last `#` seen
+  let hashEnd = 0; // where in `topic` the segments that `#` swallows end
+  while (t < topic.length) {
+    const segment = pattern[p];
+    if (segment === '#') {
+      lastHash = p;
+      hashEnd = t;
+      p += 1; // first try: `#` matches zero segments
+    } else if (segment !== undefined && (segment === '*' || segment === topic[t])) {
+      p += 1;
+      t += 1;
+    } else if (lastHash >= 0) {
+      p = lastHash + 1;
+      hashEnd += 1;
+      t = hashEnd;
+    } else {
+      return false;
+    }
+  }
+  while (pattern[p] === '#') p += 1;
+  return p === pattern.length;
+}
