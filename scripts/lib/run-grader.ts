@@ -41,7 +41,7 @@ export async function gradeKata(options: GradeOptions): Promise<KataResult> {
       timeoutMs,
     );
     const events = readEvents(reportFile);
-    return buildResult(slug, events, {
+    return resultFromEvents(slug, events, {
       timedOut: run.timedOut,
       timeoutMs,
       stderr: run.stderr,
@@ -139,7 +139,8 @@ function describeError(error: ReportedError): string {
   return `${error.name}: ${error.message}${error.location ? `\n    at ${error.location}` : ''}`;
 }
 
-function buildResult(
+/** Builds a kata's result from the grading events of one run (also used by watch mode, which collects them in memory). */
+export function resultFromEvents(
   slug: string,
   events: GradingEvent[],
   run: {
