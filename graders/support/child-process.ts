@@ -53,7 +53,12 @@ export function startNode(args: string[], options: { cwd: string; env: NodeJS.Pr
           }
         };
         const timer = setTimeout(
-          () => finish(new Error(`the child printed no line matching ${pattern} within ${ms} ms; stderr:\n${tail()}`)),
+          () =>
+            finish(
+              new Error(
+                `the child printed no line matching ${pattern} within ${ms} ms; stderr:\n${tail()}`,
+              ),
+            ),
           ms,
         );
         lineWaiters.add(check);

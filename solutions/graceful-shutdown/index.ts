@@ -1,0 +1,150 @@
+// Reference: graceful shutdown of a Fastify server (readiness, drain delay, close, cleanups, timeout).
+import Fastify, { type FastifyInstance } from 'fastify';
+
+export interface ShutdownOptions {
+  /** Past this many ms after shutdown begins (drain delay included), exit with code 1. @default 10_000 */
+  timeoutMs?: number;
+  /** How long `/readyz` fails before the listener closes, in ms. @default 0 */
+  drainDelayMs?: number;
+  /** Signals that start the shutdown. @default ['SIGTERM', 'SIGINT'] */
+  signals?: NodeJS.Signals[];
+  /** Run in order, each awaited, once the server has closed. @default [] */
+  cleanup?: Array<() => unknown>;
+  /** Called exactly once with the exit code. @default process.exit */
+  exit?: (code: number) => void;
+  /** Where progress and failures are reported. @default a line on stderr */
+  log?: (message: string) => void;
+}
+
+export interface ShutdownApp {
+  app: FastifyInstance;
+  shutdown(reason?: string): Promise<number>;
+}
+
+/** Largest delay `setTimeout` honours; longer ones fire after 1 ms. */
+const MAX_DELAY_MS = 2 ** 31 - 1;
+const MAX_WORK_MS = 60_000;
+
+export function createApp(options: ShutdownOptions = {}): ShutdownApp {
+  const timeoutMs = checkDuration('timeoutMs', options.timeoutMs, 10_000);
+  const drainDelayMs = checkDuration('drainDelayMs', options.drainDelayMs, 0);
+  const signals = options.signals ?? ['SIGTERM', 'SIGINT'];
+  const cleanup = options.cleanup ?? [];
+  const exit = options.exit ?? ((code: number) => process.exit(code));
+  const log = options.log ?? ((message: string) => void process.stderr.write(`${message}\n`));
+
+  const app = Fastify();
+  let draining = false;
+  let finished: Promise<number> | undefined;
+
+  // A keep-alive connection whose request is in flight when the server closes would otherwise stay
+  // open for the whole keep-alive timeout once its response is sent: server.close() only reaps
+  // connections idle at that moment. Telling the client to close makes each one end with its response.
+  app.addHook('onSend', async (_request, reply) => {
+    if (draining) reply.header('connection', 'close');
+  });
+
+  app.get('/healthz', async () => ({ status: 'ok' }));
+
+  app.get('/readyz', async (_request, reply) => {
+    if (draining) return reply.code(503).send({ status: 'shutting-down' });
+    return { status: 'ready' };
+  });
+
+  app.get('/work', async (request, reply) => {
+    const ms = parseWorkMs((request.query as Record<string, unknown>).ms);
+    if (ms === undefined) {
+      return reply
+        .code(400)
+        .send({ error: `ms must be a whole number of milliseconds from 0 to ${MAX_WORK_MS}` });
+    }
+    await delay(ms);
+    return { ok: true, ms };
+  });
+
+  const onSignal = (signal: NodeJS.Signals): void => {
+    void shutdown(signal);
+  };
+  for (const signal of signals) process.on(signal, onSignal);
+
+  function shutdown(reason = 'shutdown requested'): Promise<number> {
+    // Every later signal or call shares the first run: nothing is closed, cleaned or exited twice.
+    finished ??= run(reason);
+    return finished;
+  }
+
+  async function run(reason: string): Promise<number> {
+    draining = true; // /readyz fails from this moment
+    log(`shutting down: ${reason}`);
+
+    let timedOut = false;
+    let timer: NodeJS.Timeout | undefined;
+    const deadline = new Promise<number>((resolve) => {
+      timer = setTimeout(() => {
+        timedOut = true;
+        log(`shutdown did not finish within ${timeoutMs} ms; exiting anyway`);
+        resolve(1);
+      }, timeoutMs);
+      // The deadline must never be what keeps the process alive.
+      timer.unref();
+    });
+
+    const drainAndClean = async (): Promise<number> => {
+      // Load balancers need time to notice the failing readiness and stop routing to us.
+      if (drainDelayMs > 0) await delay(drainDelayMs);
+      let code = 0;
+      try {
+        await app.close(); // refuses new connections, lets requests in flight finish
+      } catch (error) {
+        log(`closing the server failed: ${describe(error)}`);
+        code = 1;
+      }
+      for (const [index, fn] of cleanup.entries()) {
+        if (timedOut) break; // exit has been called already: run nothing after it
+        try {
+          await fn();
+        } catch (error) {
+          log(`cleanup ${index + 1} of ${cleanup.length} failed: ${describe(error)}`);
+          code = 1;
+        }
+      }
+      return code;
+    };
+
+    const code = await Promise.race([drainAndClean(), deadline]);
+    clearTimeout(timer);
+    for (const signal of signals) process.off(signal, onSignal);
+    log(`exiting with code ${code}`);
+    exit(code);
+    return code;
+  }
+
+  return { app, shutdown };
+}
+
+function checkDuration(name: string, value: unknown, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'number') {
+    throw new TypeError(`${name} must be a number of milliseconds, got ${typeof value}`);
+  }
+  if (!(value >= 0 && value <= MAX_DELAY_MS)) {
+    throw new RangeError(`${name} must be from 0 to ${MAX_DELAY_MS} ms, got ${value}`);
+  }
+  return value;
+}
+
+/** The `ms` query parameter as a whole number 0..60000 written in decimal digits, else undefined. */
+function parseWorkMs(raw: unknown): number | undefined {
+  // Number() would accept '', ' 5', '1e3', '0x10' and '5.0': insist on plain digits instead.
+  if (typeof raw !== 'string' || !/^\d{1,5}$/.test(raw)) return undefined;
+  const ms = Number(raw);
+  return ms <= MAX_WORK_MS ? ms : undefined;
+}
+
+function delay(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+function describe(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
