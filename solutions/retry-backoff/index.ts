@@ -1,0 +1,264 @@
+// Retry with exponential backoff: reference solution (see katas/retry-backoff/README.md).
+/* eslint-disable @typescript-eslint/prefer-promise-reject-errors -- the contract rejects with signal.reason, whatever the caller aborted with */
+
+/** The jitter strategies, as in "Exponential Backoff And Jitter" (AWS Architecture Blog, 2015). */
+export const JITTERS = ['full', 'equal', 'none'] as const;
+/** `'full'`: `random() * base`; `'equal'`: `base / 2 + random() * base / 2`; `'none'`: `base`. */
+export type Jitter = (typeof JITTERS)[number];
+
+/** What `onRetry` is told before each wait. */
+export interface RetryInfo {
+  /** The error the failed attempt threw or rejected with. */
+  error: unknown;
+  /** The failed attempt's number, 1-based (the first attempt is 1). */
+  attempt: number;
+  /** The delay about to be waited, in ms: after the `retryAfterMs` floor and the `maxDelayMs` cap. */
+  delayMs: number;
+}
+
+/** Options of `retry` (all of them) and `backoffDelay` (the delay ones). */
+export interface RetryOptions {
+  /** Retries after the first attempt; an integer >= 0. @default 3 */
+  retries?: number;
+  /** Base delay before the first retry, in ms; finite, >= 0. @default 100 */
+  minDelayMs?: number;
+  /** Cap on any delay, in ms; finite, >= 0. @default 30_000 */
+  maxDelayMs?: number;
+  /** Growth of the base delay per retry; finite, >= 1. @default 2 */
+  factor?: number;
+  /** How the base delay is randomized. @default 'full' */
+  jitter?: Jitter;
+  /** Uniform random numbers in [0, 1). @default Math.random */
+  random?: () => number;
+  /** Asked only when another attempt remains; false rejects with the error itself. */
+  shouldRetry?: (error: unknown, attempt: number) => boolean | Promise<boolean>;
+  /** Called before each wait. */
+  onRetry?: (info: RetryInfo) => void;
+  /** Time limit of each attempt, in ms; finite, > 0. Absent: no limit. */
+  attemptTimeoutMs?: number;
+  /** Aborting it makes `retry` reject with `signal.reason` at once. */
+  signal?: AbortSignal;
+}
+
+/** What each call of the operation receives. */
+export interface AttemptContext {
+  /** This attempt's number, 1-based. */
+  attempt: number;
+  /** Aborts when this attempt is abandoned (caller's abort or attempt timeout). */
+  signal: AbortSignal;
+}
+
+/** Rejected by `retry` when every attempt failed. `cause` is the last error. */
+export class RetryError extends Error {
+  override readonly name = 'RetryError';
+  readonly attempts: number;
+  readonly errors: unknown[];
+
+  constructor(attempts: number, errors: readonly unknown[]) {
+    const last = errors[errors.length - 1];
+    super(`Failed after ${attempts} attempt${attempts === 1 ? '' : 's'}: ${describe(last)}`, {
+      cause: last,
+    });
+    this.attempts = attempts;
+    this.errors = [...errors];
+  }
+}
+
+/** The error of an attempt that ran longer than `attemptTimeoutMs`. */
+export class TimeoutError extends Error {
+  override readonly name = 'TimeoutError';
+
+  constructor(timeoutMs: number) {
+    super(`Attempt timed out after ${timeoutMs} ms`);
+  }
+}
+
+function describe(error: unknown): string {
+  if (error instanceof Error) return `${error.name}: ${error.message}`;
+  try {
+    return String(error);
+  } catch {
+    return Object.prototype.toString.call(error);
+  }
+}
+
+/** The delay options with defaults applied, validated once per call. */
+interface DelaySettings {
+  minDelayMs: number;
+  maxDelayMs: number;
+  factor: number;
+  jitter: Jitter;
+  random: () => number;
+}
+
+function delaySettings(options: RetryOptions): DelaySettings {
+  const {
+    minDelayMs = 100,
+    maxDelayMs = 30_000,
+    factor = 2,
+    jitter = 'full',
+    random = Math.random,
+  } = options;
+  requireNumber('minDelayMs', minDelayMs, Number.isFinite(minDelayMs) && minDelayMs >= 0);
+  requireNumber('maxDelayMs', maxDelayMs, Number.isFinite(maxDelayMs) && maxDelayMs >= 0);
+  requireNumber('factor', factor, Number.isFinite(factor) && factor >= 1);
+  if (!(JITTERS as readonly unknown[]).includes(jitter)) {
+    throw new TypeError(`jitter must be one of ${JITTERS.join(', ')}, got ${String(jitter)}`);
+  }
+  requireFunction('random', random);
+  return { minDelayMs, maxDelayMs, factor, jitter, random };
+}
+
+function requireNumber(name: string, value: unknown, valid: boolean): void {
+  if (typeof value !== 'number')
+    throw new TypeError(`${name} must be a number, got ${typeof value}`);
+  if (!valid) throw new RangeError(`${name} is out of range: ${value}`);
+}
+
+function requireFunction(name: string, value: unknown): void {
+  if (typeof value !== 'function') throw new TypeError(`${name} must be a function`);
+}
+
+function delayFor(retryNumber: number, s: DelaySettings): number {
+  // 0 * Infinity is NaN: once factor ** n overflows, a zero minimum must still give zero.
+  const growth = s.factor ** (retryNumber - 1);
+  const base = s.minDelayMs === 0 ? 0 : Math.min(s.maxDelayMs, s.minDelayMs * growth);
+  // The cap applies to the base, before jitter: capping after jitter would pile every late retry
+  // up at exactly maxDelayMs, the synchronized bursts jitter exists to spread out.
+  switch (s.jitter) {
+    case 'none':
+      return base;
+    case 'full':
+      return s.random() * base;
+    case 'equal':
+      return base / 2 + (s.random() * base) / 2;
+  }
+}
+
+export function backoffDelay(retryNumber: number, options: RetryOptions = {}): number {
+  requireNumber('retryNumber', retryNumber, Number.isInteger(retryNumber) && retryNumber >= 1);
+  return delayFor(retryNumber, delaySettings(options));
+}
+
+/** A server's `Retry-After`, when the error carries one as a finite number of ms. */
+function retryAfterMsOf(error: unknown): number | undefined {
+  if (typeof error !== 'object' || error === null || !('retryAfterMs' in error)) return undefined;
+  const { retryAfterMs } = error;
+  return typeof retryAfterMs === 'number' && Number.isFinite(retryAfterMs)
+    ? retryAfterMs
+    : undefined;
+}
+
+export async function retry<T>(
+  operation: (context: AttemptContext) => T | Promise<T>,
+  options: RetryOptions = {},
+): Promise<T> {
+  // Validation happens inside the async function, so bad input rejects rather than throws.
+  requireFunction('operation', operation);
+  const delays = delaySettings(options);
+  const { retries = 3, shouldRetry, onRetry, attemptTimeoutMs, signal } = options;
+  requireNumber('retries', retries, Number.isInteger(retries) && retries >= 0);
+  if (shouldRetry !== undefined) requireFunction('shouldRetry', shouldRetry);
+  if (onRetry !== undefined) requireFunction('onRetry', onRetry);
+  if (attemptTimeoutMs !== undefined) {
+    const valid = Number.isFinite(attemptTimeoutMs) && attemptTimeoutMs > 0;
+    requireNumber('attemptTimeoutMs', attemptTimeoutMs, valid);
+  }
+  if (signal !== undefined && !(signal instanceof AbortSignal)) {
+    throw new TypeError('signal must be an AbortSignal');
+  }
+
+  const errors: unknown[] = [];
+  // The first attempt is not a retry: retries + 1 attempts in all.
+  for (let attempt = 1; ; attempt += 1) {
+    signal?.throwIfAborted();
+    const outcome = await runAttempt(operation, attempt, attemptTimeoutMs, signal);
+    if (outcome.ok) return outcome.value;
+    const { error } = outcome;
+    errors.push(error);
+    if (attempt > retries) throw new RetryError(attempt, errors);
+    if (shouldRetry !== undefined && !(await shouldRetry(error, attempt))) throw error;
+    signal?.throwIfAborted();
+
+    const retryAfterMs = retryAfterMsOf(error);
+    let delayMs = delayFor(attempt, delays);
+    if (retryAfterMs !== undefined)
+      delayMs = Math.min(delays.maxDelayMs, Math.max(delayMs, retryAfterMs));
+    onRetry?.({ error, attempt, delayMs });
+    await sleep(delayMs, signal);
+  }
+}
+
+type Outcome<T> = { ok: true; value: T } | { ok: false; error: unknown };
+
+/**
+ * Runs one attempt. Resolves with its outcome; rejects only with the caller's abort reason, at
+ * once, without waiting for the operation (whose later settlement is still observed, so a late
+ * rejection is never unhandled).
+ */
+function runAttempt<T>(
+  operation: (context: AttemptContext) => T | Promise<T>,
+  attempt: number,
+  attemptTimeoutMs: number | undefined,
+  signal: AbortSignal | undefined,
+): Promise<Outcome<T>> {
+  return new Promise((resolve, reject) => {
+    const attemptController = new AbortController();
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    // Settles at most once; later calls (a late result, a late abort) are no-ops by design.
+    let settled = false;
+    const settle = (outcome: Outcome<T> | { aborted: unknown }): void => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', onAbort);
+      if ('aborted' in outcome) reject(outcome.aborted);
+      else resolve(outcome);
+    };
+    const onAbort = (): void => {
+      attemptController.abort(signal?.reason);
+      settle({ aborted: signal?.reason });
+    };
+
+    signal?.addEventListener('abort', onAbort);
+    if (attemptTimeoutMs !== undefined) {
+      timer = setTimeout(() => {
+        const error = new TimeoutError(attemptTimeoutMs);
+        attemptController.abort(error);
+        settle({ ok: false, error });
+      }, attemptTimeoutMs);
+    }
+
+    let result: T | Promise<T>;
+    try {
+      result = operation({ attempt, signal: attemptController.signal });
+    } catch (error) {
+      settle({ ok: false, error });
+      return;
+    }
+    Promise.resolve(result).then(
+      (value) => settle({ ok: true, value }),
+      (error: unknown) => settle({ ok: false, error }),
+    );
+  });
+}
+
+/** Waits `ms`; an abort rejects with the reason at once and clears the timer. */
+function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
+  return new Promise((resolve, reject) => {
+    // An abort from inside onRetry has already fired: a listener added now would never run.
+    if (signal?.aborted) {
+      reject(signal.reason);
+      return;
+    }
+    const onAbort = (): void => {
+      clearTimeout(timer);
+      reject(signal?.reason);
+    };
+    const timer = setTimeout(() => {
+      signal?.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
+}
