@@ -1,4 +1,5 @@
 import { getEventListeners } from 'node:events';
+import { inspect } from 'node:util';
 import fc from 'fast-check';
 import { describe, expect, it, vi } from 'vitest';
 import { PubSub } from '@kata/pub-sub';
@@ -183,13 +184,13 @@ describe('stage 1: subscribe, publish and unsubscribe on exact topics', () => {
     const bus = new PubSub();
     const error = thrownBy(() => bus.subscribe('t', 'not a function' as unknown as () => void));
     expect(error, 'subscribe("t", "not a function") throws a TypeError').toBeInstanceOf(TypeError);
-    expect((error as Error).message).toMatch(/handler/);
+    expect((error as Error).message).toMatch(/handler/i);
   });
 
   it('rejects an onError that is not a function with a TypeError naming onError', () => {
     const error = thrownBy(() => new PubSub({ onError: 42 as unknown as () => void }));
     expect(error, 'new PubSub({ onError: 42 }) throws a TypeError').toBeInstanceOf(TypeError);
-    expect((error as Error).message).toMatch(/onError/);
+    expect((error as Error).message).toMatch(/onError/i);
   });
 });
 
@@ -576,11 +577,10 @@ describe('stage 4: error isolation with onError and publishAsync', () => {
       'publish never throws a handler error',
     ).toBeUndefined();
     await flushMicrotasks();
+    // Logged as the error itself, or anything that prints its message (a string, its stack, a wrapper object).
     const logged = (error: Error): boolean =>
-      consoleError.mock.calls.some((args) =>
-        args.some(
-          (arg) => arg === error || (typeof arg === 'string' && arg.includes(error.message)),
-        ),
+      consoleError.mock.calls.some(
+        (args) => args.includes(error) || inspect(args).includes(error.message),
       );
     expect(
       logged(syncBoom),
@@ -960,7 +960,7 @@ describe('stage 5: async iteration with stream()', () => {
         error,
         `stream("t", { bufferSize: ${bufferSize} }) throws a RangeError: it must be an integer >= 1`,
       ).toBeInstanceOf(RangeError);
-      expect((error as Error).message).toMatch(/bufferSize/);
+      expect((error as Error).message).toMatch(/bufferSize/i);
       expect(bus.listenerCount('t'), 'a rejected stream subscribes nothing').toBe(0);
     },
   );
@@ -972,6 +972,6 @@ describe('stage 5: async iteration with stream()', () => {
       error instanceof TypeError || error instanceof RangeError,
       `stream("t", { overflow: "drop-all" }) throws a TypeError (or RangeError); got ${String(error)}`,
     ).toBe(true);
-    expect((error as Error).message).toMatch(/overflow/);
+    expect((error as Error).message).toMatch(/overflow/i);
   });
 });
