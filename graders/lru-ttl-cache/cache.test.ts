@@ -605,8 +605,8 @@ describe('stage 3: reports every eviction to onEviction', () => {
       cache.get('a');
       cache.peek('a');
       cache.has('a');
-      [...cache.keys()];
-      [...cache.entries()];
+      Array.from(cache.keys());
+      Array.from(cache.entries());
       cache.delete('a');
     }
     cache.prune();
@@ -625,8 +625,8 @@ describe('stage 3: reports every eviction to onEviction', () => {
     cache.get('a');
     cache.peek('b');
     cache.has('a');
-    [...cache.keys()];
-    [...cache.entries()];
+    Array.from(cache.keys());
+    Array.from(cache.entries());
     cache.prune();
     expect(events, 'set a, b, then get, peek, has, keys, entries, prune').toEqual([]);
   });
