@@ -238,7 +238,7 @@ describe('stage 1: a bucket that refills continuously', () => {
           }
         },
       ),
-      { numRuns: 150 },
+      { numRuns: 100 },
     );
   });
 });
@@ -303,19 +303,32 @@ describe('stage 2: take() waits its turn, first in, first out', () => {
     expect(order, 'waiters must be served first in, first out').toEqual([0, 1, 2, 3]);
   });
 
-  it('keeps a small take() behind a large one that waits (no overtaking)', async () => {
+  it('keeps a small take() behind a large one that waits, even when its own tokens are there', async () => {
     useFakeClock();
     const bucket = new TokenBucket({ capacity: 5, refillPerSecond: 10, initialTokens: 0 });
     const large = callTake(() => bucket.take(5), 'take(5)');
-    const small = callTake(() => bucket.take(1), 'take(1)');
+    const queued = callTake(() => bucket.take(1), 'take(1)');
     await advance(150);
     await expectState(
-      small,
+      queued,
       'pending',
       'take(1) queued behind take(5), at 150 ms with 1.5 tokens: serving it first would starve take(5)',
     );
+    const late = callTake(() => bucket.take(1), 'take(1) at 150 ms');
+    await advance(0);
+    await expectState(
+      late,
+      'pending',
+      'take(1) called at 150 ms with 1.5 tokens in, while take(5) waits: it must queue, not overtake',
+    );
     await advance(350 + SLACK_MS);
     await expectState(large, 'fulfilled', `take(5) from empty at 10/s, at ${500 + SLACK_MS} ms`);
+    await advance(200);
+    await expectState(
+      Promise.all([queued, late]),
+      'fulfilled',
+      'both take(1) calls, 2 tokens after take(5) was served',
+    );
   });
 
   it('refuses tryTake() while a take() waits, even with enough tokens, and allows it after', async () => {
@@ -621,7 +634,7 @@ describe('stage 4: per-key limits with least-recently-used eviction', () => {
           }
         },
       ),
-      { numRuns: 100 },
+      { numRuns: 60 },
     );
   });
 

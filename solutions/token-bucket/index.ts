@@ -226,6 +226,7 @@ export function rateLimitHook(options: RateLimitHookOptions): onRequestAsyncHook
   return async (request, reply) => {
     const decision = limiter.check(keyGenerator(request));
     // Header names and meanings from the IETF RateLimit header fields draft; seconds, rounded up.
+    // (`void`: a reply is thenable, and here it is only being configured, not awaited.)
     void reply.headers({
       'RateLimit-Limit': decision.limit,
       'RateLimit-Remaining': decision.remaining,
