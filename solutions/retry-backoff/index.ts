@@ -180,10 +180,9 @@ export async function retry<T>(
     if (shouldRetry !== undefined && !(await shouldRetry(error, attempt))) throw error;
     signal?.throwIfAborted();
 
-    const retryAfterMs = retryAfterMsOf(error);
-    let delayMs = delayFor(attempt, delays);
-    if (retryAfterMs !== undefined)
-      delayMs = Math.min(delays.maxDelayMs, Math.max(delayMs, retryAfterMs));
+    // A server's Retry-After is a floor on the delay, but the cap still holds.
+    const retryAfterMs = retryAfterMsOf(error) ?? 0;
+    const delayMs = Math.min(delays.maxDelayMs, Math.max(delayFor(attempt, delays), retryAfterMs));
     onRetry?.({ error, attempt, delayMs });
     await sleep(delayMs, signal);
   }
