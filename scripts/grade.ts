@@ -3,10 +3,12 @@
  * scoreboard. Exits 0 only when every graded kata passes every test.
  */
 import os from 'node:os';
+import path from 'node:path';
 import { Command, InvalidArgumentError } from 'commander';
 import pc from 'picocolors';
 import { availableKatas, requireKata, UsageError } from './lib/katas.ts';
 import { DEFAULT_TIMEOUT_MS, gradeKata } from './lib/run-grader.ts';
+import { recordRuns } from './lib/progress.ts';
 import { saveResults, type KataResult } from './lib/results.ts';
 import { progressLine, renderScoreboard } from './lib/scoreboard.ts';
 import pMap from 'p-map';
@@ -22,20 +24,29 @@ const program = new Command('npm test --')
     parseTimeout,
     Number(process.env.KATA_TIMEOUT_MS ?? DEFAULT_TIMEOUT_MS),
   )
+  .option(
+    '--junit <dir>',
+    "also write each kata's results as JUnit XML, <dir>/<slug>.xml (Vitest's junit reporter)",
+  )
   .showHelpAfterError()
-  .action(async (slugs: string[], options: { timeoutMs: number }) => {
+  .action(async (slugs: string[], options: { timeoutMs: number; junit?: string }) => {
     const katas = slugs.length > 0 ? slugs.map(requireKata) : availableKatas();
     const concurrency = Math.max(1, Math.min(os.availableParallelism(), katas.length));
     if (katas.length > 1) console.log(pc.dim(`Grading ${katas.length} katas…`));
     const results: KataResult[] = await pMap(
       katas,
       async (kata) => {
-        const result = await gradeKata({ slug: kata.slug, timeoutMs: options.timeoutMs });
+        const result = await gradeKata({
+          slug: kata.slug,
+          timeoutMs: options.timeoutMs,
+          ...(options.junit ? { junitFile: path.resolve(options.junit, `${kata.slug}.xml`) } : {}),
+        });
         if (katas.length > 1) console.log(progressLine(result));
         return result;
       },
       { concurrency },
     );
+    recordRuns(results); // time spent, runs, solved: what `npm run kata -- status` shows
     saveResults(results);
     console.log(renderScoreboard(results));
     process.exitCode = results.every((result) => result.status === 'solved') ? 0 : 1;

@@ -21,6 +21,8 @@ export interface GradeOptions {
   timeoutMs?: number;
   /** Stop at the first failing test (for mutants, where one failure is the verdict). */
   bail?: boolean;
+  /** Also write Vitest's JUnit XML report of this kata to this file (CI tools read it). */
+  junitFile?: string;
 }
 
 const VITEST = path.join(REPO_ROOT, 'node_modules', 'vitest', 'vitest.mjs');
@@ -35,6 +37,7 @@ export async function gradeKata(options: GradeOptions): Promise<KataResult> {
   try {
     const args = [VITEST, 'run', `graders/${slug}/`, `--reporter=${REPORTER}`];
     if (bail) args.push('--bail=1');
+    if (options.junitFile) args.push('--reporter=junit', `--outputFile.junit=${options.junitFile}`);
     const run = await runBounded(
       args,
       { ...process.env, KATA_TARGET: target, KATA_REPORT_FILE: reportFile },

@@ -66,7 +66,7 @@ export function renderScoreboard(
       '',
       `${pc.bold('Next:')} read katas/${next.slug}/README.md, write katas/${next.slug}/index.ts, then run ${pc.cyan(`npm test -- ${next.slug}`)}`,
     );
-    if (results.length === 1) lines.push('', ...renderNextFix(next, true));
+    if (results.length === 1) lines.push('', ...renderNextFix(next, options.detailed ?? true));
   }
 
   const solved = results.filter((result) => result.status === 'solved').length;

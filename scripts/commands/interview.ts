@@ -1,0 +1,252 @@
+/**
+ * `kata interview [slug] [--minutes N]`: a timed mock coding round. Picks the first unsolved kata
+ * (or the one named), prints its statement, starts the countdown and lets the learner grade, ask for
+ * hints and check the time until they submit or time is up; then prints the result and appends it
+ * to `.kata/interviews.json` (`interview --history`). It grades the learner's file as it is and
+ * never changes it.
+ */
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import readline from 'node:readline';
+import { Command, InvalidArgumentError } from 'commander';
+import pc from 'picocolors';
+import {
+  currentResult,
+  gradeNow,
+  renderMarkdownFile,
+  slugArgument,
+  stagesLine,
+} from '../lib/cli.ts';
+import { availableKatas, requireKata, UsageError, type KataInfo } from '../lib/katas.ts';
+import { KATAS_DIR, STATE_DIR, kataFile, shown } from '../lib/paths.ts';
+import { writeJsonAtomic } from '../lib/progress.ts';
+import { readResults, stagesPassed, type KataResult, type KataStatus } from '../lib/results.ts';
+import { renderScoreboard, statusText } from '../lib/scoreboard.ts';
+import { nextHint } from './hint.ts';
+import { nextKata } from './list.ts';
+
+export const INTERVIEWS_FILE = path.join(STATE_DIR, 'interviews.json');
+
+export interface InterviewRound {
+  date: string;
+  slug: string;
+  minutes: number;
+  timeUsedMs: number;
+  endedBy: 'submitted' | 'time up';
+  status: KataStatus;
+  stagesPassed: number;
+  stages: number;
+  passed: number;
+  total: number;
+  hintsUsed: number;
+  gradings: number;
+}
+
+interface InterviewOptions {
+  minutes: number;
+  history?: boolean;
+}
+
+export function interviewCommand(): Command {
+  return new Command('interview')
+    .description('a timed mock coding round on the next unsolved kata (or the one named)')
+    .addArgument(slugArgument('slug', false))
+    .option('--minutes <n>', 'length of the round in minutes', parseMinutes, 45)
+    .option('--history', 'list your past rounds')
+    .action(async (slug: string | undefined, options: InterviewOptions) => {
+      if (options.history) {
+        console.log(historyTable(readHistory()));
+        return;
+      }
+      const kata = slug ? requireKata(slug) : pickKata();
+      await runRound(kata, options.minutes);
+    });
+}
+
+function parseMinutes(value: string): number {
+  const minutes = Number(value);
+  if (value.trim() === '' || !Number.isFinite(minutes) || minutes <= 0) {
+    throw new InvalidArgumentError('give a positive number of minutes, e.g. 45 or 0.5.');
+  }
+  return minutes;
+}
+
+function pickKata(): KataInfo {
+  const katas = availableKatas();
+  const next = nextKata(katas, readResults());
+  if (!next) {
+    throw new UsageError(
+      `every kata is solved: name one to practise again; choose one of: ${katas.map((kata) => kata.slug).join(', ')}`,
+    );
+  }
+  return next;
+}
+
+const clock = (ms: number): string => {
+  const seconds = Math.max(0, Math.ceil(ms / 1000));
+  return `${String(Math.floor(seconds / 60)).padStart(2, '0')}:${String(seconds % 60).padStart(2, '0')}`;
+};
+
+const HELP = [
+  `  ${pc.cyan('grade')} (or Enter)  grade your file now`,
+  `  ${pc.cyan('hint')}              the next hint for the stage you are on (counted in the result)`,
+  `  ${pc.cyan('time')}              time left`,
+  `  ${pc.cyan('submit')}            end the round now and see the result`,
+  `  ${pc.cyan('help')}              this list`,
+].join('\n');
+
+async function runRound(kata: KataInfo, minutes: number): Promise<void> {
+  const { slug } = kata;
+  const lengthMs = minutes * 60_000;
+  console.log(renderMarkdownFile(path.join(KATAS_DIR, slug, 'README.md')));
+  console.log(
+    `\n${pc.bold(`Mock interview: ${kata.title}`)} ${pc.dim(`(${kata.difficulty})`)}, ${clock(lengthMs)} on the clock.`,
+  );
+  console.log(
+    `Write your code in ${pc.cyan(shown(kataFile(slug)))} in your editor; the round grades it as it is and never changes it.`,
+  );
+  console.log(`Commands:\n${HELP}`);
+
+  const started = Date.now();
+  const deadline = started + lengthMs;
+  let ending: InterviewRound['endedBy'] | undefined;
+  let endedAt = deadline;
+  let hintsUsed = 0;
+  let gradings = 0;
+  let last: KataResult | undefined;
+
+  const rl = readline.createInterface({
+    input: process.stdin,
+    output: process.stdout,
+    terminal: Boolean(process.stdin.isTTY && process.stdout.isTTY),
+  });
+  let abandoned = false;
+  rl.on('SIGINT', () => {
+    abandoned = true;
+    rl.close();
+  });
+  const end = (how: InterviewRound['endedBy']): void => {
+    if (ending) return;
+    ending = how;
+    endedAt = Math.min(Date.now(), deadline);
+  };
+  // Unref'd: the round's end never keeps the process alive on its own.
+  const timer = setTimeout(() => {
+    if (ending) return;
+    end('time up');
+    console.log(pc.yellow(`\nTime is up.`));
+    rl.close();
+  }, lengthMs);
+  timer.unref();
+
+  const prompt = (): void => {
+    rl.setPrompt(`${pc.bold(clock(deadline - Date.now()))} left ${pc.dim('›')} `);
+    rl.prompt();
+  };
+  prompt();
+  for await (const line of rl) {
+    if (ending || abandoned) break;
+    const command = line.trim().toLowerCase();
+    if (command === '' || command === 'grade') {
+      last = await gradeNow(slug);
+      gradings += 1;
+      console.log(renderScoreboard([last], { detailed: false }));
+    } else if (command === 'hint') {
+      last = await currentResult(slug);
+      const outcome = nextHint(slug, last);
+      if (outcome.helped) hintsUsed += 1;
+      console.log(outcome.text);
+    } else if (command === 'time') {
+      console.log(`${clock(deadline - Date.now())} left of ${clock(lengthMs)}.`);
+    } else if (command === 'submit') {
+      end('submitted');
+      break;
+    } else if (command === 'help' || command === '?') {
+      console.log(HELP);
+    } else {
+      console.log(pc.yellow(`unknown command "${command}": grade, hint, time, submit or help`));
+    }
+    if (ending) break;
+    prompt();
+  }
+  clearTimeout(timer);
+  rl.close();
+  if (abandoned && !ending) {
+    console.log(pc.dim('\nRound abandoned: not recorded.'));
+    process.exitCode = 130;
+    return;
+  }
+  // Input closed (Ctrl-D, or the end of piped commands): the round is submitted as it stands.
+  end('submitted');
+
+  console.log(pc.dim('\nFinal grading…'));
+  const final = await gradeNow(slug, true);
+  gradings += 1;
+  const round: InterviewRound = {
+    date: new Date(started).toISOString(),
+    slug,
+    minutes,
+    timeUsedMs: endedAt - started,
+    endedBy: ending ?? 'submitted',
+    status: final.status,
+    stagesPassed: stagesPassed(final),
+    stages: final.stages.length,
+    passed: final.passed,
+    total: final.total,
+    hintsUsed,
+    gradings,
+  };
+  appendHistory(round);
+  console.log(renderScoreboard([final], { detailed: false }));
+  console.log(
+    [
+      '',
+      pc.bold(`Round over (${round.endedBy}): ${slug}`),
+      `  result       ${statusText(final.status)}`,
+      `  stages       ${stagesLine(final)}`,
+      `  time used    ${clock(round.timeUsedMs)} of ${clock(lengthMs)}`,
+      `  hints used   ${hintsUsed}`,
+      `  gradings     ${gradings}`,
+      '',
+      pc.dim(`Recorded in ${shown(INTERVIEWS_FILE)}: npm run kata -- interview --history`),
+    ].join('\n'),
+  );
+}
+
+export function readHistory(): InterviewRound[] {
+  try {
+    const data = JSON.parse(readFileSync(INTERVIEWS_FILE, 'utf8')) as { rounds?: unknown };
+    if (Array.isArray(data.rounds)) return data.rounds as InterviewRound[];
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return [];
+  }
+  console.error(pc.dim(`note: ${shown(INTERVIEWS_FILE)} was unreadable: starting a new history`));
+  return [];
+}
+
+function appendHistory(round: InterviewRound): void {
+  writeJsonAtomic(INTERVIEWS_FILE, { version: 1, rounds: [...readHistory(), round] });
+}
+
+function historyTable(rounds: InterviewRound[]): string {
+  if (rounds.length === 0) {
+    return `No interview rounds yet: ${pc.cyan('npm run kata -- interview')} starts one.`;
+  }
+  const width = Math.max(4, ...rounds.map((round) => round.slug.length));
+  const lines = [
+    pc.bold(
+      `${'date'.padEnd(18)}${'kata'.padEnd(width + 2)}${'stages'.padEnd(8)}${'time used'.padEnd(15)}${'hints'.padEnd(7)}result`,
+    ),
+  ];
+  for (const round of rounds) {
+    const date = new Date(round.date);
+    const pad = (n: number): string => String(n).padStart(2, '0');
+    const when = `${date.getFullYear()}-${pad(date.getMonth() + 1)}-${pad(date.getDate())} ${pad(date.getHours())}:${pad(date.getMinutes())}`;
+    lines.push(
+      `${when.padEnd(18)}${round.slug.padEnd(width + 2)}${`${round.stagesPassed}/${round.stages}`.padEnd(8)}` +
+        `${`${clock(round.timeUsedMs)}/${clock(round.minutes * 60_000)}`.padEnd(15)}${String(round.hintsUsed).padEnd(7)}` +
+        `${statusText(round.status)}${pc.dim(` (${round.endedBy})`)}`,
+    );
+  }
+  return lines.join('\n');
+}

@@ -1,0 +1,97 @@
+/**
+ * `kata solution <slug> [--force] [--yes]`: the reference, its NOTES and a diff from the learner's
+ * code to it, once the learner's code passes the kata (graded now, not trusted from old results).
+ * `--force` shows it earlier, after a spoiler warning: this is the hidden solution.
+ */
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { Command } from 'commander';
+import { createTwoFilesPatch } from 'diff';
+import pc from 'picocolors';
+import { confirmed, gradeNow, renderMarkdownFile, slugArgument, stagesLine } from '../lib/cli.ts';
+import { requireKata } from '../lib/katas.ts';
+import { SOLUTIONS_DIR, kataFile, shown, solutionFile } from '../lib/paths.ts';
+import { touch, updateProgress } from '../lib/progress.ts';
+
+export function solutionCommand(): Command {
+  return new Command('solution')
+    .description(
+      'show the reference, its notes and a diff against your code, once your code passes',
+    )
+    .addArgument(slugArgument())
+    .option('--force', 'show it before your code passes (spoiler warning first)')
+    .option('-y, --yes', 'do not ask for confirmation')
+    .action(async (slug: string, options: { force?: boolean; yes?: boolean }) => {
+      requireKata(slug);
+      const result = await gradeNow(slug);
+      const solved = result.status === 'solved';
+      if (!solved && !options.force) {
+        console.log(
+          `${pc.yellow('Locked.')} The reference unlocks when your code passes every stage; ` +
+            `yours: ${result.status.replace('-', ' ')}, ${stagesLine(result)}.\n` +
+            `Keep going with ${pc.cyan(`npm run watch -- ${slug}`)}, ask ${pc.cyan(`npm run hint -- ${slug}`)}, ` +
+            `or see it anyway with ${pc.cyan(`npm run solution -- ${slug} --force`)}.`,
+        );
+        process.exitCode = 1;
+        return;
+      }
+      if (!solved) {
+        console.log(
+          pc.yellow(pc.bold('Spoiler warning: ')) +
+            pc.yellow(
+              `your code does not pass yet (${stagesLine(result)}). Reading the reference now ` +
+                'turns the kata from recall into recognition; the list will note it.',
+            ),
+        );
+        if (!(await confirmed('Show the reference anyway?', options.yes))) {
+          console.log(pc.dim('Not shown. Try a hint: ') + pc.cyan(`npm run hint -- ${slug}`));
+          return;
+        }
+      }
+      updateProgress((kata) => {
+        const progress = kata(slug);
+        progress.solutionSeenAt ??= new Date().toISOString();
+        if (!solved && !progress.solvedAt) progress.spoiler = true;
+        touch(progress);
+      });
+      printSolution(slug, solved);
+    });
+}
+
+function printSolution(slug: string, solved: boolean): void {
+  const ours = readFileSync(solutionFile(slug), 'utf8');
+  const theirs = readFileSync(kataFile(slug), 'utf8');
+  const rule = (title: string): string =>
+    pc.bold(`\n── ${title} ${'─'.repeat(Math.max(3, 70 - title.length))}`);
+  if (solved) console.log(pc.green(`${slug} is solved. Here is how we wrote it.`));
+  console.log(rule(`the reference: ${shown(solutionFile(slug))}`));
+  console.log(ours.trimEnd());
+  console.log(rule(`notes: ${shown(path.join(SOLUTIONS_DIR, slug, 'NOTES.md'))}`));
+  console.log(renderMarkdownFile(path.join(SOLUTIONS_DIR, slug, 'NOTES.md')));
+  console.log(rule('diff: your code → the reference'));
+  const patch = createTwoFilesPatch(
+    `${shown(kataFile(slug))} (yours)`,
+    `${shown(solutionFile(slug))} (reference)`,
+    theirs,
+    ours,
+    undefined,
+    undefined,
+    { context: 3 },
+  );
+  console.log(
+    patch
+      .split('\n')
+      .filter((line) => !/^={3,}$/.test(line)) // the rule createTwoFilesPatch starts with
+      .map((line) =>
+        line.startsWith('+') && !line.startsWith('+++')
+          ? pc.green(line)
+          : line.startsWith('-') && !line.startsWith('---')
+            ? pc.red(line)
+            : line.startsWith('@@')
+              ? pc.cyan(line)
+              : line,
+      )
+      .join('\n')
+      .trimEnd(),
+  );
+}

@@ -1,0 +1,161 @@
+/**
+ * The learner's progress, kept in `.kata/progress.json` (git-ignored): per kata, the time spent,
+ * the grading runs, when it was first graded and solved, which hints were shown and whether the
+ * solution was seen before solving. `npm test`, watch mode and every command on a kata update it.
+ * Missing or corrupt data is rebuilt from `.kata/results.json` where possible, never a crash.
+ */
+import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import pc from 'picocolors';
+import { STATE_DIR } from './paths.ts';
+import { readResults, type KataResult } from './results.ts';
+
+export const PROGRESS_FILE = path.join(STATE_DIR, 'progress.json');
+
+/** A gap between two moments of activity longer than this counts as this much: a break, not work. */
+export const MAX_GAP_MS = 15 * 60_000;
+
+export interface KataProgress {
+  /** Working time: the gaps between consecutive runs and commands on this kata, each capped. */
+  timeSpentMs: number;
+  /** Grading runs (npm test, watch, hint, solution, interview). */
+  runs: number;
+  firstGradedAt?: string;
+  lastGradedAt?: string;
+  /** The last grading run or command on this kata: where the next gap is measured from. */
+  lastActivityAt?: string;
+  solvedAt?: string;
+  /** Per stage number, how many of its hints have been shown. */
+  hintsShown: Record<string, number>;
+  solutionSeenAt?: string;
+  /** The solution was seen before the kata was solved (`solution --force`). */
+  spoiler?: boolean;
+}
+
+export interface ProgressFile {
+  version: 1;
+  katas: Record<string, KataProgress>;
+}
+
+const emptyKata = (): KataProgress => ({ timeSpentMs: 0, runs: 0, hintsShown: {} });
+
+/** Progress rebuilt from the last grading results: one run per graded kata, solved if it was. */
+export function rebuildFromResults(results = readResults()): ProgressFile {
+  const data: ProgressFile = { version: 1, katas: {} };
+  for (const result of Object.values(results.katas)) {
+    if (!result || typeof result.slug !== 'string') continue;
+    data.katas[result.slug] = {
+      ...emptyKata(),
+      runs: 1,
+      firstGradedAt: result.gradedAt,
+      lastGradedAt: result.gradedAt,
+      lastActivityAt: result.gradedAt,
+      ...(result.status === 'solved' ? { solvedAt: result.gradedAt } : {}),
+    };
+  }
+  return data;
+}
+
+function isProgressFile(data: unknown): data is ProgressFile {
+  if (typeof data !== 'object' || data === null) return false;
+  const { version, katas } = data as Partial<ProgressFile>;
+  if (version !== 1 || typeof katas !== 'object' || katas === null) return false;
+  return Object.values(katas).every(
+    (kata) =>
+      typeof kata === 'object' &&
+      kata !== null &&
+      typeof kata.timeSpentMs === 'number' &&
+      typeof kata.runs === 'number' &&
+      typeof kata.hintsShown === 'object' &&
+      kata.hintsShown !== null,
+  );
+}
+
+/**
+ * Reads the progress file. Missing (after some grading) or corrupt: rebuilt from the results,
+ * with a one-line dim note on stderr. Missing with nothing graded yet: a fresh start, silently.
+ */
+export function readProgress(file = PROGRESS_FILE): ProgressFile {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch {
+    const rebuilt = rebuildFromResults();
+    if (Object.keys(rebuilt.katas).length > 0) {
+      note(`no ${path.basename(file)} yet: progress rebuilt from the last grading results`);
+    }
+    return rebuilt;
+  }
+  try {
+    const data: unknown = JSON.parse(text);
+    if (isProgressFile(data)) return data;
+  } catch {
+    // Fall through: corrupt.
+  }
+  note(`${path.basename(file)} was unreadable: progress rebuilt from the last grading results`);
+  return rebuildFromResults();
+}
+
+function note(text: string): void {
+  console.error(pc.dim(`note: ${text}`));
+}
+
+/** Writes the progress file atomically: a reader at the same moment never sees half a file. */
+export function writeProgress(data: ProgressFile, file = PROGRESS_FILE): void {
+  writeJsonAtomic(file, data);
+}
+
+export function writeJsonAtomic(file: string, data: unknown): void {
+  mkdirSync(path.dirname(file), { recursive: true });
+  const temporary = `${file}.${process.pid}.tmp`;
+  writeFileSync(temporary, `${JSON.stringify(data, null, 2)}\n`);
+  renameSync(temporary, file);
+}
+
+/** Reads, changes and writes the progress of one or more katas in one step. */
+export function updateProgress(
+  change: (kata: (slug: string) => KataProgress) => void,
+  file = PROGRESS_FILE,
+): ProgressFile {
+  const data = readProgress(file);
+  change((slug) => (data.katas[slug] ??= emptyKata()));
+  writeProgress(data, file);
+  return data;
+}
+
+/** Adds the time since the kata's last activity (capped) and makes now its last activity. */
+export function touch(kata: KataProgress, now = new Date()): void {
+  if (kata.lastActivityAt) {
+    const gap = now.getTime() - Date.parse(kata.lastActivityAt);
+    if (Number.isFinite(gap) && gap > 0) kata.timeSpentMs += Math.min(gap, MAX_GAP_MS);
+  }
+  kata.lastActivityAt = now.toISOString();
+}
+
+/** Records grading runs: time spent, run counts, first/last graded, solved. */
+export function recordRuns(results: KataResult[], file = PROGRESS_FILE): void {
+  updateProgress((kata) => {
+    for (const result of results) {
+      const progress = kata(result.slug);
+      const at = new Date(result.gradedAt);
+      touch(progress, at);
+      progress.runs += 1;
+      progress.firstGradedAt ??= result.gradedAt;
+      progress.lastGradedAt = result.gradedAt;
+      if (result.status === 'solved') progress.solvedAt ??= result.gradedAt;
+    }
+  }, file);
+}
+
+/** Records a command on a kata (start, hint, solution...) as activity, for time spent. */
+export function recordActivity(slug: string, file = PROGRESS_FILE): void {
+  updateProgress((kata) => touch(kata(slug)), file);
+}
+
+/** "1 h 05 min", "12 min", "-" */
+export function formatDuration(ms: number): string {
+  if (ms < 60_000) return ms > 0 ? '<1 min' : '-';
+  const minutes = Math.round(ms / 60_000);
+  if (minutes < 60) return `${minutes} min`;
+  return `${Math.floor(minutes / 60)} h ${String(minutes % 60).padStart(2, '0')} min`;
+}

@@ -1,0 +1,151 @@
+/**
+ * The Vitest reporter behind `kata watch <slug>`. It runs inside Vitest's watch mode, collects the
+ * same grading events as scripts/lib/reporter.ts, but in memory, for each run; turns them into a
+ * KataResult (resultFromEvents), records results and progress, and redraws the kata's scoreboard
+ * row and first failure. A run that outlasts the kata time limit gets a line saying so.
+ * Configured through KATA_WATCH_SLUG and KATA_TIMEOUT_MS (set by scripts/commands/watch.ts).
+ */
+import path from 'node:path';
+import { stripVTControlCharacters as plain } from 'node:util';
+import pc from 'picocolors';
+import type { SerializedError, UserConsoleLog } from 'vitest';
+import type { Reporter, TestCase, TestModule, TestRunEndReason } from 'vitest/node';
+import { kataFile, shown } from './paths.ts';
+import { recordRuns } from './progress.ts';
+import type { GradingEvent, ReportedError } from './reporter.ts';
+import { saveResults, type KataResult } from './results.ts';
+import { DEFAULT_TIMEOUT_MS, resultFromEvents } from './run-grader.ts';
+import { renderScoreboard } from './scoreboard.ts';
+
+const root = process.cwd();
+
+/** The top-level describe a test belongs to (its stage), and its name below that. */
+function describeTest(test: TestCase): { stage: string; name: string } {
+  const titles: string[] = [];
+  for (let node: TestCase['parent'] | TestCase = test; node.type !== 'module'; node = node.parent) {
+    titles.unshift(node.name);
+  }
+  const [stage = '', ...rest] = titles.length > 1 ? titles : ['', ...titles];
+  return { stage, name: rest.join(' › ') };
+}
+
+function toReported(error: SerializedError & { diff?: string; actual?: unknown }): ReportedError {
+  const frame = error.stacks?.find((entry) => !entry.file.includes('node_modules'));
+  return {
+    name: typeof error.name === 'string' ? error.name : 'Error',
+    message: plain(typeof error.message === 'string' ? error.message : String(error.message)),
+    ...(typeof error.diff === 'string' ? { diff: plain(error.diff) } : {}),
+    ...(error.actual !== undefined
+      ? { actual: String(JSON.stringify(error.actual)).slice(0, 2000) }
+      : {}),
+    ...(frame
+      ? {
+          location: `${path.relative(root, frame.file.replace(/^file:\/\//, ''))}:${frame.line}:${frame.column}`,
+        }
+      : {}),
+  };
+}
+
+export default class WatchReporter implements Reporter {
+  private readonly slug = process.env.KATA_WATCH_SLUG ?? '';
+  private readonly timeoutMs = Number(process.env.KATA_TIMEOUT_MS) || DEFAULT_TIMEOUT_MS;
+  private events: GradingEvent[] = [];
+  private started = performance.now();
+  private runs = 0;
+  private slowTimer: NodeJS.Timeout | undefined;
+
+  onTestRunStart(): void {
+    this.events = [];
+    this.started = performance.now();
+    clearTimeout(this.slowTimer);
+    this.slowTimer = setTimeout(() => {
+      console.log(
+        pc.red(
+          `\nStill grading after ${this.timeoutMs / 1000} s: your code may be looping, or a promise never settles. ` +
+            `Save a fix to ${shown(kataFile(this.slug))}, or press Ctrl-C.`,
+        ),
+      );
+    }, this.timeoutMs);
+    this.slowTimer.unref();
+  }
+
+  onWatcherRerun(_files: string[], trigger?: string): void {
+    const what = trigger ? shown(path.resolve(root, trigger)) : 'a change';
+    console.log(pc.dim(`\n${what} changed: grading…`));
+  }
+
+  onTestModuleCollected(testModule: TestModule): void {
+    const tests = [...testModule.children.allTests()].map((test) => ({
+      id: test.id,
+      ...describeTest(test),
+    }));
+    this.events.push({ type: 'collected', tests });
+  }
+
+  onTestCaseReady(test: TestCase): void {
+    this.events.push({ type: 'start', id: test.id });
+  }
+
+  onTestCaseResult(test: TestCase): void {
+    const result = test.result();
+    this.events.push({
+      type: 'result',
+      id: test.id,
+      state: result.state,
+      durationMs: test.diagnostic()?.duration,
+      errors: (result.errors ?? []).map(toReported),
+    });
+  }
+
+  onTestModuleEnd(testModule: TestModule): void {
+    const errors = testModule.errors();
+    if (errors.length > 0)
+      this.events.push({ type: 'module-error', errors: errors.map(toReported) });
+  }
+
+  onUserConsoleLog(log: UserConsoleLog): void {
+    this.events.push({ type: 'console', text: log.content });
+  }
+
+  onTestRunEnd(
+    _modules: ReadonlyArray<TestModule>,
+    unhandledErrors: ReadonlyArray<SerializedError>,
+    reason: TestRunEndReason,
+  ): void {
+    clearTimeout(this.slowTimer);
+    this.events.push({ type: 'end', unhandledErrors: unhandledErrors.map(toReported) });
+    const result = resultFromEvents(this.slug, this.events, {
+      timedOut: false,
+      timeoutMs: this.timeoutMs,
+      stderr: '',
+      exitCode: reason === 'passed' ? 0 : 1,
+      durationMs: performance.now() - this.started,
+    });
+    this.runs += 1;
+    try {
+      recordRuns([result]);
+      saveResults([result]);
+    } catch (error) {
+      console.error(pc.dim(`note: could not record this run: ${String(error)}`));
+    }
+    this.draw(result);
+  }
+
+  private draw(result: KataResult): void {
+    if (process.stdout.isTTY) console.clear();
+    else console.log(pc.dim('─'.repeat(60)));
+    const time = new Date().toLocaleTimeString();
+    console.log(
+      pc.dim(
+        `watch ${this.slug}: run ${this.runs} at ${time}, ${(result.durationMs / 1000).toFixed(1)} s`,
+      ),
+    );
+    console.log(renderScoreboard([result]));
+    if (result.status === 'solved') {
+      console.log(
+        `\n${pc.green(pc.bold('Solved!'))} Compare with the reference: ${pc.cyan(`npm run solution -- ${this.slug}`)}`,
+      );
+    }
+    console.log(pc.dim(`\nwaiting for changes to ${shown(kataFile(this.slug))} (Ctrl-C to stop)`));
+  }
+}
