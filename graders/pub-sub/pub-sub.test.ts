@@ -194,7 +194,7 @@ describe('stage 1: subscribe, publish and unsubscribe on exact topics', () => {
   });
 });
 
-describe('stage 2: wildcard patterns * and #', () => {
+describe('stage 2: wildcard patterns', () => {
   const table: Array<[pattern: string, topic: string, matches: boolean]> = [
     ['*', 'a', true],
     ['*', 'a.b', false],
@@ -317,10 +317,17 @@ describe('stage 2: wildcard patterns * and #', () => {
               modelMatches(p.split('.'), t.split('.')) ? [index] : [],
             );
             const called = bus.publish(t, null);
+            const counted = bus.listenerCount(t);
+            const agrees =
+              log.length === expected.length &&
+              log.every((index, i) => index === expected[i]) &&
+              called === expected.length &&
+              counted === expected.length;
+            if (agrees) continue; // expect() only on a mismatch: it is the slow part of 200 runs
             const context = `patterns ${JSON.stringify(patterns)}, topic ${JSON.stringify(t)}`;
             expect(log, `indexes of the patterns called for ${context}`).toEqual(expected);
             expect(called, `publish's return value for ${context}`).toBe(expected.length);
-            expect(bus.listenerCount(t), `listenerCount for ${context}`).toBe(expected.length);
+            expect(counted, `listenerCount for ${context}`).toBe(expected.length);
           }
         },
       ),
