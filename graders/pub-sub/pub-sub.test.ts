@@ -233,6 +233,10 @@ describe('stage 2: wildcard patterns', () => {
     ['*.#.*', 'a.b', true],
     ['orders.*.created', 'orders.eu.created', true],
     ['orders.*.created', 'orders.eu.updated', false],
+    ['orders.created', 'ordersXcreated', false],
+    ['price+', 'priceee', false],
+    ['a(1)|b', 'a(1)|b', true],
+    ['$a^', '$a^', true],
   ];
 
   it.each(table)('pattern %j against topic %j matches: %s', (pattern, topic, matches) => {
@@ -757,6 +761,22 @@ describe('stage 5: async iteration with stream()', () => {
       state: 'fulfilled',
       value: { value: 'hello', done: false },
     });
+  });
+
+  it('serves reads made before any message arrives in the order they were made', async () => {
+    const bus = new PubSub();
+    const messages = bus.stream<number>('t');
+    const first = messages.next();
+    const second = messages.next();
+    bus.publish('t', 1);
+    bus.publish('t', 2);
+    expect(
+      [await promiseState(first), await promiseState(second)],
+      'two reads waiting, then messages 1 and 2: each read gets its own message, in order',
+    ).toEqual([
+      { state: 'fulfilled', value: { value: 1, done: false } },
+      { state: 'fulfilled', value: { value: 2, done: false } },
+    ]);
   });
 
   it('buffers up to bufferSize messages while the consumer is slow, without dropping any', async () => {
