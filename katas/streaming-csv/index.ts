@@ -31,6 +31,7 @@ export interface CsvParserOptions {
    * `true`: a line with no characters at all (`\n` or `\r\n` alone) is skipped and is not counted as
    * a record. `false`: it is the record `['']`. A line holding `""` or spaces is never empty.
    * @default true
+   * @throws {TypeError} when not a boolean
    */
   skipEmptyLines?: boolean;
   /**
