@@ -75,7 +75,7 @@ describe('stage 1: stores entries and evicts the least recently used', () => {
   });
 
   it('stores falsy values (0, empty string, false, null) as present entries', () => {
-    const cache = new LruTtlCache<string, unknown>({ maxEntries: 4 });
+    const cache = new LruTtlCache<string, unknown>({ maxEntries: 10 });
     const values: [string, unknown][] = [
       ['zero', 0],
       ['empty', ''],
@@ -301,6 +301,18 @@ describe('stage 2: expires entries after their time-to-live', () => {
     expect(() => cache.set('a', 'x', options)).toThrow(/ttlMs/);
   });
 
+  it('keeps no timer per entry: 1,000 entries with a time-to-live schedule no timer', async () => {
+    const cache = new LruTtlCache<number, number>({ maxEntries: 2_000, ttlMs: 1_000 });
+    for (let i = 0; i < 1_000; i += 1) cache.set(i, i, { ttlMs: 500 + i });
+    expect(
+      vi.getTimerCount(),
+      'timers pending after setting 1,000 entries with a TTL: expiry must be checked when an entry is read (or by prune()), not by a timer per entry',
+    ).toBe(0);
+    await advance(2_000);
+    expect(cache.get(0), 'get(0) after every entry expired').toBeUndefined();
+    expect(vi.getTimerCount(), 'timers pending after the entries expired').toBe(0);
+  });
+
   it('never expires entries when ttlMs is 0 or absent', async () => {
     const forever = new LruTtlCache<string, string>({ maxEntries: 2, ttlMs: 0 });
     const absent = new LruTtlCache<string, string>({ maxEntries: 2 });
@@ -486,18 +498,6 @@ describe('stage 2: expires entries after their time-to-live', () => {
       [...cache.keys()],
       "maxEntries 2, set a (ttlMs 100), set b, at 100 ms set c: 'a' has expired and makes the room",
     ).toEqual(['c', 'b']);
-  });
-
-  it('keeps no timer per entry: 1,000 entries with a time-to-live schedule no timer', async () => {
-    const cache = new LruTtlCache<number, number>({ maxEntries: 2_000, ttlMs: 1_000 });
-    for (let i = 0; i < 1_000; i += 1) cache.set(i, i, { ttlMs: 500 + i });
-    expect(
-      vi.getTimerCount(),
-      'timers pending after setting 1,000 entries with a TTL: expiry must be checked when an entry is read (or by prune()), not by a timer per entry',
-    ).toBe(0);
-    await advance(2_000);
-    expect(cache.get(0), 'get(0) after every entry expired').toBeUndefined();
-    expect(vi.getTimerCount(), 'timers pending after the entries expired').toBe(0);
   });
 });
 
