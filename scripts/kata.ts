@@ -70,6 +70,17 @@ function where(command: Command | undefined): string {
   return command && command !== program ? `kata ${command.name()}` : 'kata';
 }
 
+// Output piped into `head` that stops reading: stop quietly.
+process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+  if (error.code === 'EPIPE') process.exit(0);
+  throw error;
+});
+
+let running: Command | undefined;
+program.hook('preAction', (_program, actionCommand) => {
+  running = actionCommand;
+});
+
 // No command: where am I? (`npm run kata`)
 const args = process.argv.slice(2);
 try {
@@ -86,7 +97,7 @@ try {
       process.exitCode = 2;
     }
   } else if (error instanceof UsageError) {
-    console.error(pc.red(`kata: ${error.message}`));
+    console.error(pc.red(`${where(running)}: ${error.message}`));
     process.exitCode = 2;
   } else if (error instanceof Error && error.name === 'ExitPromptError') {
     // Ctrl-C at a confirmation prompt: nothing was changed.

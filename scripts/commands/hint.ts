@@ -19,7 +19,7 @@ export function hintCommand(): Command {
     .action(async (slug: string) => {
       requireKata(slug);
       const result = await currentResult(slug);
-      const outcome = nextHint(slug, result);
+      const outcome = await nextHint(slug, result);
       console.log(outcome.text);
       if (outcome.problem) process.exitCode = 1;
     });
@@ -41,7 +41,7 @@ export interface HintOutcome {
 }
 
 /** Reveals the next hint for the kata's stuck stage, records it, and says what it was. */
-export function nextHint(slug: string, result: KataResult): HintOutcome {
+export async function nextHint(slug: string, result: KataResult): Promise<HintOutcome> {
   if (result.status === 'solved') {
     return {
       revealed: false,
@@ -84,34 +84,35 @@ export function nextHint(slug: string, result: KataResult): HintOutcome {
     lines.push(pc.dim(`  first failing test: ${failure.test.name}`));
   }
 
+  let count = 0;
   let revealed = false;
   updateProgress((kata) => {
     const progress = kata(slug);
     const before = progress.hintsShown[String(number)] ?? 0;
-    const count = Math.min(hints.hints.length, before + 1);
+    count = Math.min(hints.hints.length, before + 1);
     revealed = count > before;
     progress.hintsShown[String(number)] = count;
     touch(progress);
-    lines.push('');
-    hints.hints.slice(0, count).forEach((hint, index) => {
-      const label = `Hint ${index + 1} of ${hints.hints.length}:`;
-      const body = renderMarkdown(hint);
-      lines.push(
-        revealed && index === count - 1
-          ? `${pc.bold(pc.cyan(label))} ${body}`
-          : pc.dim(`${label} ${body}`),
-      );
-    });
-    if (!revealed) {
-      lines.push(
-        '',
-        pc.yellow(`All ${hints.hints.length} hints for stage ${number} are shown.`) +
-          ` Read the stage again in katas/${slug}/README.md; when you have solved it, ` +
-          `solutions/${slug}/NOTES.md explains the approach (${pc.cyan(`npm run solution -- ${slug}`)}).`,
-      );
-    } else if (count < hints.hints.length) {
-      lines.push(pc.dim(`\n${hints.hints.length - count} more for this stage: run hint again.`));
-    }
   });
+  lines.push('');
+  for (const [index, hint] of hints.hints.slice(0, count).entries()) {
+    const label = `Hint ${index + 1} of ${hints.hints.length}:`;
+    const body = await renderMarkdown(hint);
+    lines.push(
+      revealed && index === count - 1
+        ? `${pc.bold(pc.cyan(label))} ${body}`
+        : pc.dim(`${label} ${body}`),
+    );
+  }
+  if (!revealed) {
+    lines.push(
+      '',
+      pc.yellow(`All ${hints.hints.length} hints for stage ${number} are shown.`) +
+        ` Read the stage again in katas/${slug}/README.md; when you have solved it, ` +
+        `solutions/${slug}/NOTES.md explains the approach (${pc.cyan(`npm run solution -- ${slug}`)}).`,
+    );
+  } else if (count < hints.hints.length) {
+    lines.push(pc.dim(`\n${hints.hints.length - count} more for this stage: run hint again.`));
+  }
   return { text: lines.join('\n'), revealed, helped: true };
 }

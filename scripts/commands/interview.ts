@@ -98,7 +98,7 @@ const HELP = [
 async function runRound(kata: KataInfo, minutes: number): Promise<void> {
   const { slug } = kata;
   const lengthMs = minutes * 60_000;
-  console.log(renderMarkdownFile(path.join(KATAS_DIR, slug, 'README.md')));
+  console.log(await renderMarkdownFile(path.join(KATAS_DIR, slug, 'README.md')));
   console.log(
     `\n${pc.bold(`Mock interview: ${kata.title}`)} ${pc.dim(`(${kata.difficulty})`)}, ${clock(lengthMs)} on the clock.`,
   );
@@ -153,7 +153,7 @@ async function runRound(kata: KataInfo, minutes: number): Promise<void> {
       console.log(renderScoreboard([last], { detailed: false }));
     } else if (command === 'hint') {
       last = await currentResult(slug);
-      const outcome = nextHint(slug, last);
+      const outcome = await nextHint(slug, last);
       if (outcome.helped) hintsUsed += 1;
       console.log(outcome.text);
     } else if (command === 'time') {

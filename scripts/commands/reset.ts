@@ -48,7 +48,7 @@ export function resetCommand(): Command {
       }
       if (!slug) {
         throw new UsageError(
-          `reset: name a kata; choose one of: ${availableKatas()
+          `name a kata; choose one of: ${availableKatas()
             .map((kata) => kata.slug)
             .join(', ')}`,
         );
@@ -91,8 +91,8 @@ async function restore(slug: string, name: string, yes: boolean | undefined): Pr
   if (!available.includes(chosen)) {
     throw new UsageError(
       available.length > 0
-        ? `reset: no backup "${name}" of ${slug}; choose one of: ${available.join(', ')}`
-        : `reset: ${slug} has no backups yet (npm run kata -- reset --list)`,
+        ? `no backup "${name}" of ${slug}; choose one of: ${available.join(', ')}`
+        : `${slug} has no backups yet (npm run kata -- reset --list)`,
     );
   }
   const file = kataFile(slug);

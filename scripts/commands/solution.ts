@@ -6,7 +6,6 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { Command } from 'commander';
-import { createTwoFilesPatch } from 'diff';
 import pc from 'picocolors';
 import { confirmed, gradeNow, renderMarkdownFile, slugArgument, stagesLine } from '../lib/cli.ts';
 import { requireKata } from '../lib/katas.ts';
@@ -54,11 +53,12 @@ export function solutionCommand(): Command {
         if (!solved && !progress.solvedAt) progress.spoiler = true;
         touch(progress);
       });
-      printSolution(slug, solved);
+      await printSolution(slug, solved);
     });
 }
 
-function printSolution(slug: string, solved: boolean): void {
+async function printSolution(slug: string, solved: boolean): Promise<void> {
+  const { createTwoFilesPatch } = await import('diff');
   const ours = readFileSync(solutionFile(slug), 'utf8');
   const theirs = readFileSync(kataFile(slug), 'utf8');
   const rule = (title: string): string =>
@@ -67,7 +67,7 @@ function printSolution(slug: string, solved: boolean): void {
   console.log(rule(`the reference: ${shown(solutionFile(slug))}`));
   console.log(ours.trimEnd());
   console.log(rule(`notes: ${shown(path.join(SOLUTIONS_DIR, slug, 'NOTES.md'))}`));
-  console.log(renderMarkdownFile(path.join(SOLUTIONS_DIR, slug, 'NOTES.md')));
+  console.log(await renderMarkdownFile(path.join(SOLUTIONS_DIR, slug, 'NOTES.md')));
   console.log(rule('diff: your code → the reference'));
   const patch = createTwoFilesPatch(
     `${shown(kataFile(slug))} (yours)`,

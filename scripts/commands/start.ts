@@ -13,9 +13,9 @@ export function startCommand(): Command {
   return new Command('start')
     .description("print a kata's README and the file to edit")
     .addArgument(slugArgument())
-    .action((slug: string) => {
+    .action(async (slug: string) => {
       const kata = requireKata(slug);
-      console.log(renderMarkdownFile(path.join(KATAS_DIR, slug, 'README.md')));
+      console.log(await renderMarkdownFile(path.join(KATAS_DIR, slug, 'README.md')));
       console.log('');
       console.log(`${pc.bold(kata.title)} ${pc.dim(`(${kata.difficulty})`)}`);
       console.log(`  edit   ${pc.cyan(shown(kataFile(slug)))}`);

@@ -1,9 +1,13 @@
 /**
  * `kata watch <slug>`: re-grades the kata on every save, in Vitest's watch mode, redrawing its
- * scoreboard row and first failure each time (scripts/lib/watch-reporter.ts).
+ * scoreboard row and first failure each time (scripts/lib/watch-reporter.ts). Vitest cannot stop a
+ * test stuck in an endless loop, so this command keeps an eye on each run: past the time limit it
+ * says the code may be looping, and the next save of the kata restarts the grader.
  */
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { watch } from 'node:fs';
 import path from 'node:path';
+import type { Readable } from 'node:stream';
 import { Command } from 'commander';
 import pc from 'picocolors';
 import { slugArgument, timeoutMs } from '../lib/cli.ts';
@@ -22,28 +26,96 @@ export function watchCommand(): Command {
       requireKata(slug);
       recordActivity(slug);
       console.log(pc.dim(`grading ${shown(kataFile(slug))}, then again on every save…`));
+      process.exitCode = await watchKata(slug, timeoutMs());
+    });
+}
+
+/** Runs Vitest's watch mode until Ctrl-C (or until Vitest stops); resolves to the exit code. */
+function watchKata(slug: string, limitMs: number): Promise<number> {
+  return new Promise((resolve, reject) => {
+    let child: ChildProcess | undefined;
+    let slowTimer: NodeJS.Timeout | undefined;
+    let stuck = false;
+    let stopping = false;
+    let restartTimer: NodeJS.Timeout | undefined;
+
+    const killChild = (): void => {
+      // Vitest runs in a process group of its own, so its test workers go with it.
+      try {
+        if (child?.pid !== undefined) process.kill(-child.pid, 'SIGKILL');
+      } catch {
+        // Already gone.
+      }
+    };
+
+    const start = (): void => {
+      stuck = false;
       const env: NodeJS.ProcessEnv = {
         ...process.env,
         KATA_TARGET: 'katas',
         KATA_WATCH_SLUG: slug,
-        KATA_TIMEOUT_MS: String(timeoutMs()),
+        KATA_TIMEOUT_MS: String(limitMs),
+        KATA_WATCH_FD: '3',
       };
       delete env.KATA_REPORT_FILE;
-      const child = spawn(
+      const current = spawn(
         process.execPath,
         [VITEST, 'watch', `graders/${slug}/`, `--reporter=${REPORTER}`],
-        { cwd: REPO_ROOT, env, stdio: 'inherit' },
+        // No stdin: Ctrl-C and the restarts are this command's job, not Vitest's shortcuts.
+        { cwd: REPO_ROOT, env, detached: true, stdio: ['ignore', 'inherit', 'inherit', 'pipe'] },
       );
-      // Ctrl-C reaches Vitest too (same process group); a plain kill of this process stops it as well.
-      const stop = (): void => {
-        child.kill('SIGTERM');
-      };
-      process.on('SIGTERM', stop);
-      process.on('SIGINT', stop);
-      const code = await new Promise<number>((resolve, reject) => {
-        child.on('error', reject);
-        child.on('exit', (exitCode, signal) => resolve(exitCode ?? (signal ? 0 : 1)));
+      child = current;
+      (current.stdio[3] as Readable).setEncoding('utf8').on('data', (chunk: string) => {
+        for (const line of chunk.split('\n')) {
+          if (line === 'start') {
+            clearTimeout(slowTimer);
+            slowTimer = setTimeout(() => {
+              stuck = true;
+              console.log(
+                pc.red(
+                  `\nStill grading after ${limitMs / 1000} s: your code may be looping, or a promise never settles.`,
+                ) +
+                  `\nSave a fix to ${shown(kataFile(slug))} (the grader restarts), or press Ctrl-C.`,
+              );
+            }, limitMs);
+          } else if (line === 'end') {
+            clearTimeout(slowTimer);
+          }
+        }
       });
-      process.exitCode = code;
+      current.on('error', reject);
+      current.on('exit', (code, signal) => {
+        if (current !== child) return; // a grader we stopped to restart
+        clearTimeout(slowTimer);
+        fileWatcher.close();
+        resolve(stopping || signal ? 0 : (code ?? 1));
+      });
+    };
+
+    // Editors often save by renaming a new file over the old one: watch the folder, not the file.
+    const file = kataFile(slug);
+    const fileWatcher = watch(path.dirname(file), (_event, name) => {
+      if (!stuck || name !== path.basename(file)) return;
+      clearTimeout(restartTimer);
+      restartTimer = setTimeout(() => {
+        if (!stuck) return;
+        console.log(pc.dim(`\n${shown(file)} changed: restarting the grader…`));
+        clearTimeout(slowTimer);
+        const old = child;
+        killChild();
+        child = undefined;
+        old?.removeAllListeners('exit');
+        start();
+      }, 200);
     });
+
+    const stop = (): void => {
+      stopping = true;
+      killChild();
+    };
+    process.once('SIGINT', stop);
+    process.once('SIGTERM', stop);
+    process.once('exit', killChild);
+    start();
+  });
 }

@@ -4,10 +4,7 @@
  */
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { stripVTControlCharacters } from 'node:util';
-import { confirm } from '@inquirer/prompts';
 import { Argument } from 'commander';
-import { marked } from 'marked';
-import { markedTerminal } from 'marked-terminal';
 import pc from 'picocolors';
 import { availableKatas, UsageError } from './katas.ts';
 import { kataFile, shown } from './paths.ts';
@@ -54,24 +51,31 @@ export function isStale(result: KataResult): boolean {
   }
 }
 
-let markdownReady = false;
+let markdown: ((text: string) => string) | undefined;
 
 /** Markdown rendered for the terminal; plain text when colour is off (NO_COLOR, not a TTY). */
-export function renderMarkdown(markdown: string): string {
-  if (!markdownReady) {
+export async function renderMarkdown(text: string): Promise<string> {
+  if (!markdown) {
+    // Loaded on first use: most commands print no markdown, and these are slow to load.
+    const [{ Marked }, { markedTerminal }] = await Promise.all([
+      import('marked'),
+      import('marked-terminal'),
+    ]);
     const width = Math.min(process.stdout.columns || 100, 100);
     // marked-terminal's types lag behind marked's extension type.
-    marked.use(
-      markedTerminal({ reflowText: true, width, tab: 2 }) as Parameters<typeof marked.use>[0],
+    const marked = new Marked(
+      markedTerminal({ reflowText: true, width, tab: 2 }) as ConstructorParameters<
+        typeof Marked
+      >[0],
     );
-    markdownReady = true;
+    markdown = (source) => marked.parse(source, { async: false }) as string;
   }
-  const text = marked.parse(markdown, { async: false }).trimEnd();
-  return pc.isColorSupported ? text : stripVTControlCharacters(text);
+  const rendered = markdown(text).trimEnd();
+  return pc.isColorSupported ? rendered : stripVTControlCharacters(rendered);
 }
 
 /** A markdown file rendered, or a one-line note that it is not there yet. */
-export function renderMarkdownFile(file: string): string {
+export async function renderMarkdownFile(file: string): Promise<string> {
   if (!existsSync(file)) return pc.yellow(`(${shown(file)} is not written yet)`);
   return renderMarkdown(readFileSync(file, 'utf8'));
 }
@@ -85,6 +89,7 @@ export async function confirmed(question: string, yes: boolean | undefined): Pro
   if (!process.stdin.isTTY) {
     throw new UsageError(`${question} Standard input is not a terminal: pass --yes to confirm.`);
   }
+  const { confirm } = await import('@inquirer/prompts');
   return confirm({ message: question, default: false });
 }
 

@@ -2,9 +2,10 @@
  * The Vitest reporter behind `kata watch <slug>`. It runs inside Vitest's watch mode, collects the
  * same grading events as scripts/lib/reporter.ts, but in memory, for each run; turns them into a
  * KataResult (resultFromEvents), records results and progress, and redraws the kata's scoreboard
- * row and first failure. A run that outlasts the kata time limit gets a line saying so.
- * Configured through KATA_WATCH_SLUG and KATA_TIMEOUT_MS (set by scripts/commands/watch.ts).
+ * row and first failure. Configured through KATA_WATCH_SLUG, KATA_TIMEOUT_MS and KATA_WATCH_FD,
+ * set by scripts/commands/watch.ts.
  */
+import { writeSync } from 'node:fs';
 import path from 'node:path';
 import { stripVTControlCharacters as plain } from 'node:util';
 import pc from 'picocolors';
@@ -18,6 +19,20 @@ import { DEFAULT_TIMEOUT_MS, resultFromEvents } from './run-grader.ts';
 import { renderScoreboard } from './scoreboard.ts';
 
 const root = process.cwd();
+
+/**
+ * Tells `kata watch` (on the file descriptor it passes as KATA_WATCH_FD) when a run starts and
+ * ends, so that it can say when a run outlasts the time limit and restart a grader stuck in a loop.
+ */
+function signal(what: 'start' | 'end'): void {
+  const fd = Number(process.env.KATA_WATCH_FD);
+  if (!Number.isInteger(fd) || fd < 3) return;
+  try {
+    writeSync(fd, `${what}\n`);
+  } catch {
+    // kata watch has gone: nothing to tell.
+  }
+}
 
 /** The top-level describe a test belongs to (its stage), and its name below that. */
 function describeTest(test: TestCase): { stage: string; name: string } {
@@ -52,21 +67,11 @@ export default class WatchReporter implements Reporter {
   private events: GradingEvent[] = [];
   private started = performance.now();
   private runs = 0;
-  private slowTimer: NodeJS.Timeout | undefined;
 
   onTestRunStart(): void {
     this.events = [];
     this.started = performance.now();
-    clearTimeout(this.slowTimer);
-    this.slowTimer = setTimeout(() => {
-      console.log(
-        pc.red(
-          `\nStill grading after ${this.timeoutMs / 1000} s: your code may be looping, or a promise never settles. ` +
-            `Save a fix to ${shown(kataFile(this.slug))}, or press Ctrl-C.`,
-        ),
-      );
-    }, this.timeoutMs);
-    this.slowTimer.unref();
+    signal('start');
   }
 
   onWatcherRerun(_files: string[], trigger?: string): void {
@@ -112,7 +117,7 @@ export default class WatchReporter implements Reporter {
     unhandledErrors: ReadonlyArray<SerializedError>,
     reason: TestRunEndReason,
   ): void {
-    clearTimeout(this.slowTimer);
+    signal('end');
     this.events.push({ type: 'end', unhandledErrors: unhandledErrors.map(toReported) });
     const result = resultFromEvents(this.slug, this.events, {
       timedOut: false,
@@ -140,7 +145,7 @@ export default class WatchReporter implements Reporter {
         `watch ${this.slug}: run ${this.runs} at ${time}, ${(result.durationMs / 1000).toFixed(1)} s`,
       ),
     );
-    console.log(renderScoreboard([result]));
+    console.log(renderScoreboard([result], { detailed: false }));
     if (result.status === 'solved') {
       console.log(
         `\n${pc.green(pc.bold('Solved!'))} Compare with the reference: ${pc.cyan(`npm run solution -- ${this.slug}`)}`,

@@ -1,0 +1,204 @@
+/**
+ * A throw-away copy of the repository for the CLI's tests: the katas, graders, solutions, scripts
+ * and configs copied, node_modules linked, and a git repository with one commit (so `reset` finds
+ * the stubs). The learner's commands run in it as a learner would run them, spawned and bounded.
+ */
+import { execFileSync, spawn } from 'node:child_process';
+import {
+  cpSync,
+  existsSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { availableKatas } from '../lib/katas.ts';
+import { REPO_ROOT } from '../lib/paths.ts';
+
+const COPIED = [
+  'katas',
+  'graders',
+  'solutions',
+  'scripts',
+  'package.json',
+  'tsconfig.json',
+  'vitest.config.ts',
+  '.gitignore',
+];
+
+export interface SpawnOptions {
+  /** Written to stdin, which is then closed, unless `keepStdinOpen`. */
+  input?: string;
+  keepStdinOpen?: boolean;
+  timeoutMs?: number;
+  env?: NodeJS.ProcessEnv;
+}
+
+export interface Background {
+  output(): string;
+  /** Resolves once the output matches `pattern` `count` times; rejects after `timeoutMs`. */
+  waitFor(pattern: RegExp, count?: number, timeoutMs?: number): Promise<void>;
+  stop(): void;
+}
+
+export interface Run {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+export interface Sandbox {
+  root: string;
+  /** Runs `node --import tsx scripts/kata.ts ...args`, killed after `timeoutMs`. */
+  kata(args: string[], options?: SpawnOptions): Promise<Run>;
+  /** Spawns any script of the copy the same way (e.g. scripts/grade.ts). */
+  node(script: string, args: string[], options?: SpawnOptions): Promise<Run>;
+  /** Starts a long-running command (watch); `output()` so far; `stop()` kills it and its children. */
+  background(args: string[], env?: NodeJS.ProcessEnv): Background;
+  read(file: string): string;
+  write(file: string, text: string): void;
+  exists(file: string): boolean;
+  remove(): void;
+}
+
+/** The environment a learner's shell would have: no colour, none of the test runner's own variables. */
+export function cleanEnv(): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {};
+  for (const [key, value] of Object.entries(process.env)) {
+    if (/^(VITEST|TEST|KATA_|FORCE_COLOR|NODE_OPTIONS|DEBUG)/.test(key)) continue;
+    env[key] = value;
+  }
+  return {
+    ...env,
+    NO_COLOR: '1',
+    // Fewer random cases per property: the same graders, graded faster; the outcome does not change.
+    FC_RUNS: '5',
+    GIT_AUTHOR_NAME: 'Learner',
+    GIT_AUTHOR_EMAIL: 'learner@example.com',
+    GIT_COMMITTER_NAME: 'Learner',
+    GIT_COMMITTER_EMAIL: 'learner@example.com',
+  };
+}
+
+export function createSandbox(): Sandbox {
+  const root = mkdtempSync(path.join(os.tmpdir(), 'kata-cli-'));
+  for (const entry of COPIED) {
+    const from = path.join(REPO_ROOT, entry);
+    if (!existsSync(from)) continue;
+    cpSync(from, path.join(root, entry), {
+      recursive: true,
+      // Scratch files of whoever is working in the repository, and mutants (not needed here).
+      filter: (source) => !/\.tmp$|\/mutants(\/|$)/.test(source),
+    });
+  }
+  symlinkSync(path.join(REPO_ROOT, 'node_modules'), path.join(root, 'node_modules'), 'dir');
+  const git = (...args: string[]): void => {
+    execFileSync('git', args, { cwd: root, env: cleanEnv(), stdio: 'ignore' });
+  };
+  git('init', '--quiet');
+  git('add', '--all');
+  git('commit', '--quiet', '--no-gpg-sign', '--no-verify', '-m', 'the katas as cloned');
+
+  const node = (script: string, args: string[], options: SpawnOptions = {}): Promise<Run> =>
+    new Promise((resolve, reject) => {
+      const child = spawn(process.execPath, ['--import', 'tsx', script, ...args], {
+        cwd: root,
+        env: { ...cleanEnv(), ...options.env },
+        detached: true,
+        stdio: ['pipe', 'pipe', 'pipe'],
+      });
+      let stdout = '';
+      let stderr = '';
+      child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
+      child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+      const timer = setTimeout(() => {
+        killGroup(child.pid);
+        reject(new Error(`timed out: kata ${args.join(' ')}\n${stdout}\n${stderr}`));
+      }, options.timeoutMs ?? 30_000);
+      child.on('error', reject);
+      child.on('close', (code) => {
+        clearTimeout(timer);
+        resolve({ code, stdout, stderr });
+      });
+      if (options.keepStdinOpen) child.stdin.write(options.input ?? '');
+      else child.stdin.end(options.input ?? '');
+    });
+
+  const background = (args: string[], env: NodeJS.ProcessEnv = {}): Background => {
+    const child = spawn(process.execPath, ['--import', 'tsx', 'scripts/kata.ts', ...args], {
+      cwd: root,
+      env: { ...cleanEnv(), ...env },
+      detached: true,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let output = '';
+    const collect = (chunk: string): void => {
+      output += chunk;
+    };
+    child.stdout.setEncoding('utf8').on('data', collect);
+    child.stderr.setEncoding('utf8').on('data', collect);
+    return {
+      output: () => output,
+      waitFor: (pattern, count = 1, timeoutMs = 30_000) =>
+        new Promise((resolve, reject) => {
+          const global = new RegExp(pattern.source, `${pattern.flags.replace('g', '')}g`);
+          const started = Date.now();
+          const check = setInterval(() => {
+            if ((output.match(global)?.length ?? 0) >= count) {
+              clearInterval(check);
+              resolve();
+            } else if (Date.now() - started > timeoutMs || child.exitCode !== null) {
+              clearInterval(check);
+              reject(
+                new Error(`never saw ${count} × ${pattern} (exit ${child.exitCode}):\n${output}`),
+              );
+            }
+          }, 100);
+        }),
+      stop: () => killGroup(child.pid),
+    };
+  };
+
+  return {
+    root,
+    node,
+    background,
+    kata: (args, options) => node('scripts/kata.ts', args, options),
+    read: (file) => readFileSync(path.join(root, file), 'utf8'),
+    write: (file, text) => writeFileSync(path.join(root, file), text),
+    exists: (file) => existsSync(path.join(root, file)),
+    remove: () => rmSync(root, { recursive: true, force: true }),
+  };
+}
+
+/**
+ * The first kata of the catalog, with a README, hints and notes: the real ones, or while a kata
+ * is being written, stand-ins (hints for up to eight stages) so the tools have something to show.
+ */
+export function prepareKata(sandbox: Sandbox): string {
+  const slug = availableKatas()[0]!.slug;
+  const ensure = (file: string, text: string): void => {
+    if (!sandbox.exists(file)) sandbox.write(file, text);
+  };
+  ensure(`katas/${slug}/README.md`, `# ${slug}\n\nThe statement of the kata.\n`);
+  ensure(`solutions/${slug}/NOTES.md`, `# Notes: ${slug}\n\nHow the reference works.\n`);
+  const stages = Array.from(
+    { length: 8 },
+    (_, i) =>
+      `## Stage ${i + 1}: stage ${i + 1}\n\n${[1, 2, 3].map((n) => `${n}. Stand-in hint ${i + 1}.${n}.`).join('\n')}\n`,
+  );
+  ensure(`katas/${slug}/HINTS.md`, `# Hints: ${slug}\n\n${stages.join('\n')}`);
+  return slug;
+}
+
+/** Kills a detached child and everything it started. */
+export function killGroup(pid: number | undefined): void {
+  try {
+    if (pid !== undefined) process.kill(-pid, 'SIGKILL');
+  } catch {
+    // Already gone.
+  }
+}

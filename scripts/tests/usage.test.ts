@@ -1,0 +1,158 @@
+/**
+ * The learner's CLI on a fresh clone: the list, reading a kata, and every usage mistake answered
+ * with one line that names the valid choices and exit code 2. No grading here.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { availableKatas } from '../lib/katas.ts';
+import { createSandbox, prepareKata, type Run, type Sandbox } from './sandbox.ts';
+
+let sandbox: Sandbox;
+let slug: string;
+const slugs = availableKatas().map((kata) => kata.slug);
+
+beforeAll(() => {
+  sandbox = createSandbox();
+  slug = prepareKata(sandbox);
+}, 30_000);
+afterAll(() => sandbox?.remove());
+
+/** One line on stderr, nothing on stdout, exit code 2. */
+function expectUsageError(run: Run): string {
+  expect(run.code, `exit code for a usage mistake\n${run.stdout}${run.stderr}`).toBe(2);
+  expect(run.stdout).toBe('');
+  const lines = run.stderr.trimEnd().split('\n');
+  expect(lines, `one line, no stack trace:\n${run.stderr}`).toHaveLength(1);
+  return lines[0]!;
+}
+
+describe('kata list on a fresh clone', { timeout: 30_000 }, () => {
+  it('lists every kata in recommended order, not started, with the first one marked next', async () => {
+    const run = await sandbox.kata(['list']);
+    expect(run.code).toBe(0);
+    expect(run.stderr, 'no note on a fresh clone').toBe('');
+    const positions = slugs.map((name) => run.stdout.indexOf(name));
+    expect(positions.every((position) => position >= 0)).toBe(true);
+    expect([...positions].sort((a, b) => a - b)).toEqual(positions);
+    expect(run.stdout).toMatch(new RegExp(`▶\\s+${slug}\\s+warm-up`));
+    expect(run.stdout).toContain(`0 of ${slugs.length} katas solved.`);
+    expect(run.stdout).toContain(`npm run kata -- start ${slug}`);
+  });
+
+  it('is also `status`, and what `npm run kata` with no command shows', async () => {
+    const [status, bare] = await Promise.all([sandbox.kata(['status']), sandbox.kata([])]);
+    expect(status.code).toBe(0);
+    expect(bare.code).toBe(0);
+    expect(status.stdout).toContain(`0 of ${slugs.length} katas solved.`);
+    expect(bare.stdout).toBe(status.stdout);
+  });
+
+  it('rebuilds corrupt progress from the last results with a one-line note, never a crash', async () => {
+    sandbox.write('.kata/results.json', JSON.stringify(solvedResult(slug)));
+    sandbox.write('.kata/progress.json', '{"version": 1, "katas": {"oops"');
+    const run = await sandbox.kata(['list']);
+    expect(run.code).toBe(0);
+    expect(run.stderr.trim().split('\n')).toHaveLength(1);
+    expect(run.stderr).toMatch(/progress\.json was unreadable: progress rebuilt/);
+    expect(run.stdout).toMatch(new RegExp(`${slug}\\s+warm-up\\s+1/1\\s+solved`));
+    expect(run.stdout).toMatch(new RegExp(`▶\\s+${slugs[1]}`));
+    // The next command that records progress writes a good file again.
+    await sandbox.kata(['start', slug]);
+    expect(JSON.parse(sandbox.read('.kata/progress.json'))).toMatchObject({
+      version: 1,
+      katas: { [slug]: { runs: 1 } },
+    });
+    const again = await sandbox.kata(['list']);
+    expect(again.stderr).toBe('');
+  });
+});
+
+describe('kata start', { timeout: 30_000 }, () => {
+  it("prints the kata's README and the file to edit", async () => {
+    const run = await sandbox.kata(['start', slug]);
+    expect(run.code).toBe(0);
+    const title = /^#\s+(.+)$/m.exec(sandbox.read(`katas/${slug}/README.md`))?.[1] ?? '';
+    expect(run.stdout).toContain(title.replace(/`/g, ''));
+    expect(run.stdout).toContain(`edit   katas/${slug}/index.ts`);
+    expect(run.stdout).toContain(`npm run watch -- ${slug}`);
+  });
+});
+
+describe.concurrent(
+  'usage mistakes: one line naming the valid choices, exit 2',
+  { timeout: 30_000 },
+  () => {
+    for (const command of ['start', 'hint', 'watch', 'solution', 'reset', 'interview']) {
+      it(`${command} with an unknown kata lists the katas`, async () => {
+        const line = expectUsageError(await sandbox.kata([command, 'no-such-kata']));
+        expect(line).toBe(
+          `kata ${command}: unknown kata "no-such-kata"; choose one of: ${slugs.join(', ')}`,
+        );
+      });
+    }
+
+    it('a missing kata lists the katas', async () => {
+      const line = expectUsageError(await sandbox.kata(['hint']));
+      expect(line).toContain(
+        `missing required argument 'slug'; choose one of: ${slugs.join(', ')}`,
+      );
+    });
+
+    it('reset without a kata (and without --list) lists the katas', async () => {
+      const line = expectUsageError(await sandbox.kata(['reset', '--yes']));
+      expect(line).toBe(`kata reset: name a kata; choose one of: ${slugs.join(', ')}`);
+    });
+
+    it('an unknown option lists the options of that command', async () => {
+      const line = expectUsageError(await sandbox.kata(['solution', slug, '--forse']));
+      expect(line).toContain("unknown option '--forse'");
+      expect(line).toContain('--force, --yes, --help');
+    });
+
+    it('an unknown command lists the commands', async () => {
+      const line = expectUsageError(await sandbox.kata(['solve', slug]));
+      expect(line).toBe(
+        "kata: unknown command 'solve'; commands: list, start, hint, watch, solution, reset, interview",
+      );
+    });
+
+    it('interview --minutes must be a positive number', async () => {
+      const runs = await Promise.all(
+        ['0', 'soon'].map((minutes) => sandbox.kata(['interview', '--minutes', minutes])),
+      );
+      for (const run of runs)
+        expect(expectUsageError(run)).toContain('give a positive number of minutes');
+    });
+
+    it('--help is not a mistake', async () => {
+      const run = await sandbox.kata(['--help']);
+      expect(run.code).toBe(0);
+      expect(run.stdout).toContain('interview [options] [slug]');
+    });
+  },
+);
+
+function solvedResult(name: string): unknown {
+  return {
+    version: 1,
+    katas: {
+      [name]: {
+        slug: name,
+        status: 'solved',
+        stages: [
+          {
+            number: 1,
+            title: 'works',
+            passed: 1,
+            total: 1,
+            tests: [{ name: 'works', status: 'passed' }],
+          },
+        ],
+        passed: 1,
+        total: 1,
+        durationMs: 10,
+        gradedAt: '2030-01-01T00:00:00.000Z',
+        consoleOutput: [],
+      },
+    },
+  };
+}
