@@ -47,7 +47,6 @@ function requireCount(value: unknown, name: string): asserts value is number {
 interface Waiter {
   count: number;
   resolve: () => void;
-  reject: (reason: unknown) => void;
   signal: AbortSignal | undefined;
   onAbort: () => void;
 }
@@ -118,7 +117,6 @@ export class TokenBucket {
       const waiter: Waiter = {
         count,
         resolve,
-        reject,
         signal,
         onAbort: () => {
           const index = this.#waiters.indexOf(waiter);
