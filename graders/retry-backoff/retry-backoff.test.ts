@@ -423,7 +423,11 @@ describe('stage 1: computes exponential backoff delays', () => {
 describe('stage 2: retries a failing operation', () => {
   test('resolves with the value of a first attempt that succeeds, leaving no timer behind', async () => {
     useFakeClock();
-    const operation = vi.fn((_context: AttemptContext) => 'ok');
+    let abortedAtStart: boolean | undefined;
+    const operation = vi.fn((context: AttemptContext) => {
+      abortedAtStart = context.signal.aborted;
+      return 'ok';
+    });
     const run = await start(operation);
     expect(
       resolvedValue(run, 'an operation that returns "ok" at once resolves retry with "ok"'),
@@ -432,9 +436,10 @@ describe('stage 2: retries a failing operation', () => {
     const context = operation.mock.calls[0]![0];
     expect(context.attempt, 'the first attempt is attempt 1 (1-based)').toBe(1);
     expect(context.signal, 'every attempt receives an AbortSignal').toBeInstanceOf(AbortSignal);
-    expect(context.signal.aborted, 'the attempt signal of a normal attempt is not aborted').toBe(
-      false,
-    );
+    expect(
+      abortedAtStart,
+      "a fresh attempt's signal is not aborted when the operation starts",
+    ).toBe(false);
     expect(vi.getTimerCount(), 'timers left after retry resolved').toBe(0);
   });
 
@@ -698,6 +703,20 @@ describe('stage 2: retries a failing operation', () => {
       jittered.map((i) => i.delayMs),
       'full jitter (0.5 * 100 ms) and retryAfterMs 1000: the floor applies to the delay after the ' +
         'jitter, so the retry never comes before the server asked',
+    ).toEqual([1000]);
+
+    const plain: RetryInfo[] = [];
+    const fromObject = await start(
+      scripted({ reject: { status: 429, retryAfterMs: 1000 } }, { value: 'ok' }),
+      { jitter: 'none', onRetry: (info) => plain.push(info) },
+    );
+    await advance(10_000);
+    expect(resolvedValue(fromObject, 'a rejection with { status: 429, retryAfterMs: 1000 }')).toBe(
+      'ok',
+    );
+    expect(
+      plain.map((i) => i.delayMs),
+      'a thrown plain object { status: 429, retryAfterMs: 1000 } (not an Error) still sets the floor',
     ).toEqual([1000]);
   });
 
