@@ -880,8 +880,8 @@ describe('stage 4: errors with exact positions', () => {
 
 describe('stage 5: streaming with bounded memory', () => {
   const MB = 1_048_576;
-  const CHUNK_BYTES = 65_536;
-  // 8 fields of 127 characters: each line is exactly 1024 bytes, 64 lines per chunk.
+  const CHUNK_BYTES = 16_384;
+  // 8 fields of 127 characters: each line is exactly 1024 bytes, 16 lines per chunk.
   const LINE = `${Array.from({ length: 8 }, (_, i) => String(i).repeat(127)).join(',')}\n`;
   const LINE_BYTES = Buffer.byteLength(LINE);
   const CHUNK = Buffer.from(LINE.repeat(CHUNK_BYTES / LINE_BYTES));
@@ -978,8 +978,8 @@ describe('stage 5: streaming with bounded memory', () => {
       ).toBeLessThanOrEqual(4 * MB);
     });
 
-    it(`stays within 3 MB of a slow consumer and keeps under 3 MB more heap through ${entry} over 8 MB`, async () => {
-      const total = 8 * MB;
+    it(`stays within 2 MB of a slow consumer and keeps under 2.5 MB more heap through ${entry} over 6 MB`, async () => {
+      const total = 6 * MB;
       const { chunks, produced } = source(total);
       const heapBefore = retainedHeap();
       let heapMidway = heapBefore;
@@ -995,27 +995,27 @@ describe('stage 5: streaming with bounded memory', () => {
           }
           consumed += 1;
           worstLead = Math.max(worstLead, produced() - consumed * LINE_BYTES);
-          if (consumed * LINE_BYTES === 6 * MB) heapMidway = retainedHeap();
-          if (consumed % 64 === 0) {
+          if (consumed * LINE_BYTES === 5 * MB) heapMidway = retainedHeap();
+          if (consumed % 16 === 0) {
             // The slow part: give the producer every chance to run ahead if nothing holds it back.
             await nextTick();
           }
         }),
-        `${entry} over an 8 MB source with a slow consumer`,
+        `${entry} over a 6 MB source with a slow consumer`,
         4_500,
       );
       expect(error, `${entry} failed: ${describeError(error)}`).toBeUndefined();
-      expect(consumed, `8 MB of 1024-byte lines is ${total / LINE_BYTES} records`).toBe(
+      expect(consumed, `6 MB of 1024-byte lines is ${total / LINE_BYTES} records`).toBe(
         total / LINE_BYTES,
       );
       expect(
         worstLead,
         `the source ran ${(worstLead / MB).toFixed(1)} MB ahead of the consumer: without backpressure memory grows with the input, not the chunk size`,
-      ).toBeLessThanOrEqual(3 * MB);
+      ).toBeLessThanOrEqual(2 * MB);
       expect(
         heapMidway - heapBefore,
-        `after 6 MB of 8 MB had been consumed, ${((heapMidway - heapBefore) / MB).toFixed(1)} MB more heap was still in use (measured after a full garbage collection): the parser keeps input or records it has finished with`,
-      ).toBeLessThan(3 * MB);
+        `after 5 MB of 6 MB had been consumed, ${((heapMidway - heapBefore) / MB).toFixed(1)} MB more heap was still in use (measured after a full garbage collection): the parser keeps input or records it has finished with`,
+      ).toBeLessThan(2.5 * MB);
     });
 
     it(`raises RECORD_TOO_LARGE from ${entry} before pulling much more than maxRecordBytes of an unclosed quote`, async () => {
