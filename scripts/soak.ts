@@ -71,6 +71,7 @@ const program = new Command('npm run soak --')
             if (flake) flake.count += 1;
             else flakes.set(name, { count: 1, firstFailure: message });
           }
+          if (failures.length > 0) failedRuns += 1;
           const mark =
             failures.length === 0 ? pc.green('✔') : pc.red(`✘ ${failures.length} failed`);
           console.log(

@@ -354,7 +354,7 @@ function runStep(name: string, [command, ...args]: string[]): string | undefined
   const run = spawnSync(command!, args, {
     cwd: REPO_ROOT,
     encoding: 'utf8',
-    env: { ...process.env, FORCE_COLOR: '0' },
+    env: { ...process.env, FORCE_COLOR: '0', NO_COLOR: '1' },
   });
   const seconds = ((performance.now() - started) / 1000).toFixed(1);
   if (run.status === 0) {
