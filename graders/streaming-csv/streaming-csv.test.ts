@@ -247,6 +247,24 @@ const BROKEN: readonly Fixture[] = [
     error: { code: 'INVALID_QUOTE', record: 1, at: [[1, 3]] },
   },
   {
+    name: 'a quote after an emoji, which is two UTF-16 code units',
+    input: 'a,😀x"',
+    records: [],
+    error: { code: 'INVALID_QUOTE', record: 1, at: [[1, 6]] },
+  },
+  {
+    name: 'a letter after a quoted field holding a lone CR, which starts no line',
+    input: '"x\ry"z',
+    records: [],
+    error: { code: 'INVALID_QUOTE', record: 1, at: [[1, 6]] },
+  },
+  {
+    name: 'an unclosed quote on the line after a lone CR in data',
+    input: 'a\rb\n"c\rd',
+    records: [['a\rb']],
+    error: { code: 'UNCLOSED_QUOTE', record: 2, at: [[2, 1]] },
+  },
+  {
     name: 'an unclosed quote after a skipped empty line, ending in ""',
     input: 'a\n\n"b""\nc',
     records: [['a']],
