@@ -315,13 +315,9 @@ class CsvCore {
     this.#state = FIELD_START;
   }
 
-  /** An LF outside quotes: ends the record, or is an empty line. */
+  /** An LF outside quotes: ends the record. With nothing read since the last one, the line is empty. */
   #endLine(): void {
-    if (this.#recordBytes > 0) {
-      this.#endRecord();
-    } else if (!this.#options.skipEmptyLines) {
-      this.#endRecord();
-    }
+    if (this.#recordBytes > 0 || !this.#options.skipEmptyLines) this.#endRecord();
     this.#state = FIELD_START;
     this.#line += 1;
     this.#column = 0;
