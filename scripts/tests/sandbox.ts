@@ -7,6 +7,7 @@ import { execFileSync, spawn } from 'node:child_process';
 import {
   cpSync,
   existsSync,
+  mkdirSync,
   mkdtempSync,
   readFileSync,
   rmSync,
@@ -168,7 +169,10 @@ export function createSandbox(): Sandbox {
     background,
     kata: (args, options) => node('scripts/kata.ts', args, options),
     read: (file) => readFileSync(path.join(root, file), 'utf8'),
-    write: (file, text) => writeFileSync(path.join(root, file), text),
+    write: (file, text) => {
+      mkdirSync(path.dirname(path.join(root, file)), { recursive: true });
+      writeFileSync(path.join(root, file), text);
+    },
     exists: (file) => existsSync(path.join(root, file)),
     remove: () => rmSync(root, { recursive: true, force: true }),
   };
