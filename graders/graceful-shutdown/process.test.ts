@@ -22,7 +22,10 @@ afterEach(async () => {
  * Runs the given katas/graceful-shutdown/server.ts against the implementation under test (the
  * learner's, the reference or a mutant): a temporary copy beside an index.ts that re-exports it.
  */
-async function startServer(env: Record<string, string>): Promise<{ child: Child; port: number }> {
+async function startScript(
+  script: string,
+  env: Record<string, string> = {},
+): Promise<{ child: Child; port: number }> {
   // In process first, so an unimplemented createApp fails here with its own error.
   const probe = createApp({ signals: [], exit: () => undefined, log: () => undefined });
   await within(probe.app.close(), 2_000, 'app.close() on an app that never listened');
@@ -35,12 +38,13 @@ async function startServer(env: Record<string, string>): Promise<{ child: Child;
     path.join(REPO_ROOT, 'katas', 'graceful-shutdown', 'server.ts'),
     path.join(folder, 'server.ts'),
   );
+  writeFileSync(path.join(folder, 'idle-exit.ts'), IDLE_EXIT_SCRIPT);
   writeFileSync(
     path.join(folder, 'index.ts'),
     `export * from ${JSON.stringify(kataModulePath('graceful-shutdown'))};\n`,
   );
   const { NODE_OPTIONS: _ignored, ...inherited } = process.env;
-  const child = startNode(['--import', 'tsx', path.join(folder, 'server.ts')], {
+  const child = startNode(['--import', 'tsx', path.join(folder, script)], {
     cwd: REPO_ROOT,
     env: { ...inherited, PORT: '0', ...env },
   });
@@ -48,6 +52,21 @@ async function startServer(env: Record<string, string>): Promise<{ child: Child;
   const [, port] = await child.line(/^listening (\d+)$/, 8_000);
   return { child, port: Number(port) };
 }
+
+/** Runs the given server.ts (the one the learner runs) against the implementation under test. */
+const startServer = (env: Record<string, string>) => startScript('server.ts', env);
+
+/**
+ * A process whose `exit` does nothing: once shutdown has finished, only what the implementation
+ * left behind (a timer, a handle) can keep it alive.
+ */
+const IDLE_EXIT_SCRIPT = `import { createApp } from './index.ts';
+const { app, shutdown } = createApp({ timeoutMs: 4000, signals: [], exit: () => {}, log: () => {} });
+await app.listen({ host: '127.0.0.1', port: 0 });
+console.log('listening 0');
+const code = await shutdown('test');
+console.log('shut down ' + code);
+`;
 
 /** Resolves once every request's socket has connected to the server. */
 function connected(requests: http.ClientRequest[], ms: number): Promise<void> {
@@ -92,7 +111,7 @@ describe('stage 5: a real server process drains on SIGTERM', () => {
   it('answers all 50 requests in flight with 200 on SIGTERM and exits with code 0', async () => {
     const { child, port } = await startServer({
       SHUTDOWN_TIMEOUT_MS: '4000',
-      DRAIN_DELAY_MS: '100',
+      DRAIN_DELAY_MS: '200',
     });
     expect((await get(port, '/readyz')).status, 'the server is ready before the signal').toBe(200);
     const agent = new http.Agent({ keepAlive: true });
@@ -122,7 +141,7 @@ describe('stage 5: a real server process drains on SIGTERM', () => {
   it('exits with code 1 close to SHUTDOWN_TIMEOUT_MS = 400 when a request hangs past it', async () => {
     const { child, port } = await startServer({
       SHUTDOWN_TIMEOUT_MS: '400',
-      DRAIN_DELAY_MS: '100',
+      DRAIN_DELAY_MS: '200',
     });
     const agent = new http.Agent({ keepAlive: true });
     agents.push(agent);
@@ -145,5 +164,20 @@ describe('stage 5: a real server process drains on SIGTERM', () => {
       'the process must exit soon after SHUTDOWN_TIMEOUT_MS = 400, not wait for GET /work?ms=10000',
     ).toBeLessThan(1_900);
     void hung.status;
+  }, 15_000);
+
+  it('ends by itself once shutdown has finished when exit does nothing (timeoutMs = 4000 holds nothing open)', async () => {
+    const { child } = await startScript('idle-exit.ts');
+    const [, code] = await child.line(/^shut down (\d+)$/, 4_000);
+    expect(code, 'nothing in flight: shutdown() resolves to 0').toBe('0');
+    const finished = performance.now();
+    const lingered = await child.exited(3_500).then(
+      () => performance.now() - finished,
+      () => Infinity,
+    );
+    expect(
+      lingered,
+      'with an exit that does nothing, the process must end on its own right after shutdown: the timeoutMs = 4000 timer must be cleared or unref()ed, never keep it alive (Infinity: still running after 3500 ms)',
+    ).toBeLessThan(1_500);
   }, 15_000);
 });
