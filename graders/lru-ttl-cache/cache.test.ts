@@ -483,7 +483,7 @@ describe('stage 2: expires entries after their time-to-live', () => {
       cache.size,
       'size at 100 ms: 1 live entry, 2 expired that may still be counted',
     ).toBeGreaterThanOrEqual(1);
-    expect(cache.size).toBeLessThanOrEqual(3);
+    expect(cache.size, 'size at 100 ms: at most the 3 entries stored').toBeLessThanOrEqual(3);
     cache.prune();
     expect(cache.size, 'size after prune(): only the live entry c').toBe(1);
   });
