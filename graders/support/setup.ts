@@ -6,6 +6,7 @@
 import { appendFileSync } from 'node:fs';
 import fc from 'fast-check';
 import { afterEach, beforeEach, vi } from 'vitest';
+import { withGraderClock } from './timers-promises.ts';
 
 const seed = Number(process.env.FC_SEED ?? 20_261_121);
 const numRuns = Number(process.env.FC_RUNS ?? 200);
@@ -14,6 +15,14 @@ fc.configureGlobal({ seed, numRuns });
 afterEach(() => {
   vi.useRealTimers();
 });
+
+// Learners may wait with node:timers/promises; make it follow the grader's clock like the globals.
+vi.mock('node:timers/promises', async (importOriginal) =>
+  withGraderClock(await importOriginal<typeof import('node:timers/promises')>()),
+);
+vi.mock('timers/promises', async (importOriginal) =>
+  withGraderClock(await importOriginal<typeof import('node:timers/promises')>()),
+);
 
 // While grading (scripts/lib/run-grader.ts), note each test's start and end from inside the test
 // process, synchronously: if the code under test loops forever, Vitest's own batched reports never
