@@ -27,10 +27,10 @@ const history = (): Round[] =>
   (JSON.parse(sandbox.read('.kata/interviews.json')) as { rounds: Round[] }).rounds;
 
 describe('kata interview', { timeout: 60_000 }, () => {
-  it('runs a round on the first unsolved kata: time, hint, grade, submit', async () => {
+  it('runs a round on the first unsolved kata: time, grade, hint, submit', async () => {
     const before = sandbox.read(`katas/${slug}/index.ts`);
     const run = await sandbox.kata(['interview', '--minutes', '5'], {
-      input: 'time\nhint\ngrade\nsubmit\n',
+      input: 'time\ngrade\nhint\nsubmit\n',
     });
     expect(run.code, run.stderr).toBe(0);
     const title = availableKatas()[0]!.title;
