@@ -703,7 +703,7 @@ describe('stage 3: chunked input and the Transform stream', () => {
             testCase.records,
           );
         }),
-        { numRuns: 100 },
+        { numRuns: 75 },
       );
     });
   }
