@@ -112,10 +112,10 @@ describe('stage 1: routes and option validation', () => {
         ['"100"', '100'],
         ['null', null],
         ['true', true],
-      ])(`rejects ${name} = %s with a TypeError naming ${name}`, (_shown, value) => {
+      ])(`rejects ${name} = %s with a TypeError naming ${name}`, (shown, value) => {
         expect(
           () => createApp({ [name]: value as unknown as number, signals: [], exit, log }),
-          `${name} must be a number: a ${typeof value} is a TypeError whose message names ${name}`,
+          `${name} must be a number: ${shown} is a TypeError whose message names ${name}`,
         ).toThrow(TypeError);
         expect(() =>
           createApp({ [name]: value as unknown as number, signals: [], exit, log }),
