@@ -62,7 +62,7 @@ export function setImmediate<T = void>(value?: T, options?: { signal?: AbortSign
   );
 }
 
-/** The module as graders see it: Node's own, with the two delays above in place. */
+/** `node:timers/promises` as graders see it: Node's own, with the two delays above in place. */
 export function withGraderClock(actual: typeof TimersPromises): typeof TimersPromises {
   return {
     ...actual,
@@ -70,4 +70,50 @@ export function withGraderClock(actual: typeof TimersPromises): typeof TimersPro
     setImmediate,
     scheduler: { ...actual.scheduler, wait: (ms, options) => setTimeout(ms, undefined, options) },
   };
+}
+
+/**
+ * `node:timers` as graders see it: each function forwards to the global of the same name at call
+ * time, so `import { setTimeout } from 'node:timers'` runs on the fake clock when the globals do.
+ */
+export function timersWithGraderClock(
+  actual: typeof import('node:timers'),
+): typeof import('node:timers') {
+  type Callback = (...args: unknown[]) => void;
+  const forwarded = {
+    setTimeout: (callback: Callback, ms?: number, ...args: unknown[]) =>
+      globalThis.setTimeout(callback, ms, ...args),
+    clearTimeout: (timer?: NodeJS.Timeout | string | number) => globalThis.clearTimeout(timer),
+    setInterval: (callback: Callback, ms?: number, ...args: unknown[]) =>
+      globalThis.setInterval(callback, ms, ...args),
+    clearInterval: (timer?: NodeJS.Timeout | string | number) => globalThis.clearInterval(timer),
+    setImmediate: (callback: Callback, ...args: unknown[]) =>
+      globalThis.setImmediate(callback, ...args),
+    clearImmediate: (immediate?: NodeJS.Immediate) => globalThis.clearImmediate(immediate),
+  };
+  return {
+    ...actual,
+    ...forwarded,
+    default: { ...actual, ...forwarded },
+  } as unknown as typeof import('node:timers');
+}
+
+/** `node:perf_hooks` as graders see it: its `performance` reads whichever global `performance` is current. */
+export function perfHooksWithGraderClock(
+  actual: typeof import('node:perf_hooks'),
+): typeof import('node:perf_hooks') {
+  const performance = new Proxy(actual.performance, {
+    get(_target, property) {
+      const current = globalThis.performance as unknown as Record<PropertyKey, unknown>;
+      const value = current[property];
+      return typeof value === 'function'
+        ? (value as (...args: unknown[]) => unknown).bind(current)
+        : value;
+    },
+  });
+  return {
+    ...actual,
+    performance,
+    default: { ...actual, performance },
+  } as typeof import('node:perf_hooks');
 }

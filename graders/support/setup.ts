@@ -6,7 +6,7 @@
 import { appendFileSync } from 'node:fs';
 import fc from 'fast-check';
 import { afterEach, beforeEach, vi } from 'vitest';
-import { withGraderClock } from './timers-promises.ts';
+import { perfHooksWithGraderClock, timersWithGraderClock, withGraderClock } from './node-clock.ts';
 
 const seed = Number(process.env.FC_SEED ?? 20_261_121);
 const numRuns = Number(process.env.FC_RUNS ?? 200);
@@ -16,13 +16,18 @@ afterEach(() => {
   vi.useRealTimers();
 });
 
-// Learners may wait with node:timers/promises; make it follow the grader's clock like the globals.
-vi.mock('node:timers/promises', async (importOriginal) =>
-  withGraderClock(await importOriginal<typeof import('node:timers/promises')>()),
-);
-vi.mock('timers/promises', async (importOriginal) =>
-  withGraderClock(await importOriginal<typeof import('node:timers/promises')>()),
-);
+// Learners may take time from node:timers, node:timers/promises or node:perf_hooks rather than the
+// globals: make those follow the grader's clock too, so a correct implementation is never failed
+// for where it imported setTimeout or performance from.
+for (const id of ['node:timers/promises', 'timers/promises']) {
+  vi.doMock(id, async (importOriginal) => withGraderClock(await importOriginal()));
+}
+for (const id of ['node:timers', 'timers']) {
+  vi.doMock(id, async (importOriginal) => timersWithGraderClock(await importOriginal()));
+}
+for (const id of ['node:perf_hooks', 'perf_hooks']) {
+  vi.doMock(id, async (importOriginal) => perfHooksWithGraderClock(await importOriginal()));
+}
 
 // While grading (scripts/lib/run-grader.ts), note each test's start and end from inside the test
 // process, synchronously: if the code under test loops forever, Vitest's own batched reports never
