@@ -5,7 +5,7 @@
  * row and first failure. Configured through KATA_WATCH_SLUG, KATA_TIMEOUT_MS and KATA_WATCH_FD,
  * set by scripts/commands/watch.ts.
  */
-import { writeSync } from 'node:fs';
+import { Socket } from 'node:net';
 import path from 'node:path';
 import { stripVTControlCharacters as plain } from 'node:util';
 import pc from 'picocolors';
@@ -21,17 +21,31 @@ import { renderScoreboard } from './scoreboard.ts';
 const root = process.cwd();
 
 /**
- * Tells `kata watch` (on the file descriptor it passes as KATA_WATCH_FD) when a run starts and
- * ends, so that it can say when a run outlasts the time limit and restart a grader stuck in a loop.
+ * The line to `kata watch` (the file descriptor it passes as KATA_WATCH_FD): it hears when a run
+ * starts and ends, so it can say when a run outlasts the time limit and restart a grader stuck in a
+ * loop. If `kata watch` goes away, however it ends, this Vitest goes too, test workers included.
  */
-function signal(what: 'start' | 'end'): void {
+const channel = openChannel();
+
+function openChannel(): Socket | undefined {
   const fd = Number(process.env.KATA_WATCH_FD);
-  if (!Number.isInteger(fd) || fd < 3) return;
-  try {
-    writeSync(fd, `${what}\n`);
-  } catch {
-    // kata watch has gone: nothing to tell.
-  }
+  if (!Number.isInteger(fd) || fd < 3) return undefined;
+  const socket = new Socket({ fd, readable: true, writable: true });
+  socket.on('error', () => {});
+  socket.on('close', () => {
+    try {
+      process.kill(-process.pid, 'SIGKILL'); // our process group: Vitest and its workers
+    } catch {
+      process.exit(1);
+    }
+  });
+  socket.resume();
+  socket.unref();
+  return socket;
+}
+
+function signal(what: 'start' | 'end'): void {
+  channel?.write(`${what}\n`);
 }
 
 /** The top-level describe a test belongs to (its stage), and its name below that. */

@@ -159,7 +159,11 @@ export function createSandbox(): Sandbox {
             }
           }, 100);
         }),
-      stop: () => killGroup(child.pid),
+      stop: () => {
+        // As Ctrl-C would; then make sure.
+        child.kill('SIGINT');
+        setTimeout(() => killGroup(child.pid), 2000).unref();
+      },
     };
   };
 
