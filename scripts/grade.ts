@@ -20,7 +20,7 @@ const program = new Command('npm test --')
   .argument('[slugs...]', 'katas to grade (default: all)')
   .option(
     '--timeout-ms <ms>',
-    'stop grading a kata that runs longer than this (env KATA_TIMEOUT_MS)',
+    'stop grading a kata when no test has finished for this long (env KATA_TIMEOUT_MS)',
     parseTimeout,
     Number(process.env.KATA_TIMEOUT_MS ?? DEFAULT_TIMEOUT_MS),
   )

@@ -5,7 +5,7 @@
  */
 import { appendFileSync } from 'node:fs';
 import fc from 'fast-check';
-import { afterEach, beforeEach, vi } from 'vitest';
+import { afterEach, beforeAll, beforeEach, vi } from 'vitest';
 import { perfHooksWithGraderClock, timersWithGraderClock, withGraderClock } from './node-clock.ts';
 
 const seed = Number(process.env.FC_SEED ?? 20_261_121);
@@ -34,6 +34,15 @@ for (const id of ['node:perf_hooks', 'perf_hooks']) {
 // arrive, and this record is what tells the learner which test hung and which passed before it.
 const progressFile = process.env.KATA_REPORT_FILE;
 if (progressFile) {
+  // The file's tests, listed before any runs (Vitest's own list may be lost the same way).
+  // Vitest requires a destructuring pattern for the fixtures argument; the file suite comes second.
+  // eslint-disable-next-line no-empty-pattern
+  beforeAll(({}, file) => {
+    appendFileSync(
+      progressFile,
+      `${JSON.stringify({ type: 'collected', tests: listTests(file) })}\n`,
+    );
+  });
   beforeEach((context) => {
     appendFileSync(
       progressFile,
@@ -46,5 +55,26 @@ if (progressFile) {
       progressFile,
       `${JSON.stringify({ type: 'worker-end', id: context.task.id, failed })}\n`,
     );
+  });
+}
+
+interface TaskNode {
+  id: string;
+  name: string;
+  type: string;
+  tasks?: readonly TaskNode[];
+}
+
+/** Every test below `suite` with its stage (top-level describe) and its name below that, as the reporter names them. */
+function listTests(
+  suite: { tasks: readonly TaskNode[] },
+  titles: string[] = [],
+): Array<{ id: string; stage: string; name: string }> {
+  return suite.tasks.flatMap((task) => {
+    const path = [...titles, task.name];
+    if (task.tasks) return listTests({ tasks: task.tasks }, path);
+    if (task.type !== 'test') return [];
+    const [stage = '', ...rest] = path.length > 1 ? path : ['', ...path];
+    return [{ id: task.id, stage, name: rest.join(' › ') }];
   });
 }

@@ -4,7 +4,7 @@
  * stopping the grading of the other katas.
  */
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { REPO_ROOT } from './paths.ts';
@@ -17,7 +17,10 @@ export interface GradeOptions {
   slug: string;
   /** `katas` (default), `solutions`, or a folder holding `<slug>/index.ts`: see graders/support/target.ts. */
   target?: string;
-  /** Stop grading and report `timed-out` after this long. */
+  /**
+   * Stop grading and report `timed-out` once this long passes with no test starting or finishing:
+   * a loop that never ends, or a wait that never returns. A kata with many slow tests is not cut off.
+   */
   timeoutMs?: number;
   /** Stop at the first failing test (for mutants, where one failure is the verdict). */
   bail?: boolean;
@@ -38,11 +41,14 @@ export async function gradeKata(options: GradeOptions): Promise<KataResult> {
     const args = [VITEST, 'run', `graders/${slug}/`, `--reporter=${REPORTER}`];
     if (bail) args.push('--bail=1');
     if (options.junitFile) args.push('--reporter=junit', `--outputFile.junit=${options.junitFile}`);
-    const run = await runBounded(
-      args,
-      { ...process.env, KATA_TARGET: target, KATA_REPORT_FILE: reportFile },
-      timeoutMs,
-    );
+    // Plain text from Vitest: messages are stored in results and recoloured when shown.
+    const env = {
+      ...process.env,
+      KATA_TARGET: target,
+      KATA_REPORT_FILE: reportFile,
+      NO_COLOR: '1',
+    };
+    const run = await runBounded(args, env, timeoutMs, reportFile);
     const events = readEvents(reportFile);
     return resultFromEvents(slug, events, {
       timedOut: run.timedOut,
@@ -62,11 +68,15 @@ interface BoundedRun {
   stderr: string;
 }
 
-/** Runs Vitest in its own process group, killed whole (workers included) at the time limit. */
+/**
+ * Runs Vitest in its own process group, killed whole (workers included) when its report file has
+ * not grown for `timeoutMs`: every test's start and end is written there as it happens.
+ */
 function runBounded(
   args: string[],
   env: NodeJS.ProcessEnv,
   timeoutMs: number,
+  reportFile: string,
 ): Promise<BoundedRun> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, args, {
@@ -87,19 +97,39 @@ function runBounded(
         // Already gone.
       }
     };
-    const timer = setTimeout(() => {
-      timedOut = true;
-      killGroup();
-    }, timeoutMs);
+    let reportSize = 0;
+    let lastProgress = performance.now();
+    const timer = setInterval(
+      () => {
+        const size = fileSize(reportFile);
+        if (size !== reportSize) {
+          reportSize = size;
+          lastProgress = performance.now();
+        } else if (performance.now() - lastProgress >= timeoutMs) {
+          timedOut = true;
+          clearInterval(timer);
+          killGroup();
+        }
+      },
+      Math.min(250, timeoutMs),
+    );
     // If grading itself is interrupted (Ctrl-C), take the Vitest process group down with it.
     process.once('exit', killGroup);
     child.on('error', reject);
     child.on('close', (exitCode) => {
-      clearTimeout(timer);
+      clearInterval(timer);
       process.removeListener('exit', killGroup);
       resolve({ exitCode, timedOut, stderr });
     });
   });
+}
+
+function fileSize(file: string): number {
+  try {
+    return statSync(file).size;
+  } catch {
+    return 0;
+  }
 }
 
 function readEvents(file: string): GradingEvent[] {
@@ -167,6 +197,7 @@ export function resultFromEvents(
     switch (event.type) {
       case 'collected':
         for (const { id, stage, name } of event.tests) {
+          if (tests.has(id)) continue; // listed by both the test process and Vitest's reporter
           const match = STAGE_TITLE.exec(stage);
           const key = match ? match[1]! : stage;
           if (!stages.has(key)) {
@@ -244,7 +275,7 @@ export function resultFromEvents(
       ) ?? order.find((id) => tests.get(id)!.status === 'not-run');
     const hung = hungId ? findStageAndName(stageList, tests.get(hungId)!) : undefined;
     problem =
-      `grading stopped after ${run.timeoutMs / 1000} s` +
+      `grading stopped: nothing finished for ${run.timeoutMs / 1000} s` +
       (hung ? `, in "${hung}"` : '') +
       ': look for a loop that never ends or a promise that never settles';
   } else if (moduleErrors.length > 0 || (all.length === 0 && run.exitCode !== 0)) {
