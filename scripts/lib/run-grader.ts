@@ -38,7 +38,17 @@ export async function gradeKata(options: GradeOptions): Promise<KataResult> {
   const reportFile = path.join(scratch, 'events.jsonl');
   const started = performance.now();
   try {
-    const args = [VITEST, 'run', `graders/${slug}/`, `--reporter=${REPORTER}`];
+    // One worker runs the kata's test files one after another: grading several katas at once already
+    // fills the cores, and one worker starts faster than one per file. Graders never share state
+    // between files, so they need no fresh module registry each (--no-isolate).
+    const args = [
+      VITEST,
+      'run',
+      `graders/${slug}/`,
+      `--reporter=${REPORTER}`,
+      '--maxWorkers=1',
+      '--no-isolate',
+    ];
     if (bail) args.push('--bail=1');
     if (options.junitFile) args.push('--reporter=junit', `--outputFile.junit=${options.junitFile}`);
     // Plain text from Vitest: messages are stored in results and recoloured when shown.
