@@ -4,31 +4,18 @@
  * interleaved, median of 5. Works in a temporary copy, so the learner's own files are untouched.
  */
 import { execFileSync } from 'node:child_process';
-import { cpSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
+import { cpSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import pc from 'picocolors';
-import { REPO_ROOT, solutionFile } from '../lib/paths.ts';
+import { copyRepository, solutionFile } from '../lib/paths.ts';
 import { availableKatas, requireKata } from '../lib/katas.ts';
 
 const RUNS = 5;
 const slugs = process.argv.slice(2);
 const katas = slugs.length > 0 ? slugs.map(requireKata) : availableKatas().slice(0, 2);
 
-const copy = mkdtempSync(path.join(os.tmpdir(), 'kata-speed-'));
+const copy = copyRepository('kata-speed-');
 try {
-  for (const entry of [
-    'katas',
-    'graders',
-    'solutions',
-    'scripts',
-    'package.json',
-    'tsconfig.json',
-    'vitest.config.ts',
-  ]) {
-    cpSync(path.join(REPO_ROOT, entry), path.join(copy, entry), { recursive: true });
-  }
-  symlinkSync(path.join(REPO_ROOT, 'node_modules'), path.join(copy, 'node_modules'));
   for (const kata of katas)
     cpSync(solutionFile(kata.slug), path.join(copy, 'katas', kata.slug, 'index.ts'));
   mkdirSync(path.join(copy, 'graders', 'trivial'));

@@ -37,7 +37,7 @@ function emit(event: GradingEvent): void {
 }
 
 /** The top-level describe a test belongs to (its stage), and its name below that. */
-function describeTest(test: TestCase): { stage: string; name: string } {
+export function describeTest(test: TestCase): { stage: string; name: string } {
   const titles: string[] = [];
   for (let node: TestCase['parent'] | TestCase = test; node.type !== 'module'; node = node.parent) {
     titles.unshift(node.name);
@@ -46,7 +46,9 @@ function describeTest(test: TestCase): { stage: string; name: string } {
   return { stage, name: rest.join(' › ') };
 }
 
-function toReported(error: SerializedError & { diff?: string; actual?: unknown }): ReportedError {
+export function toReported(
+  error: SerializedError & { diff?: string; actual?: unknown },
+): ReportedError {
   const frame = error.stacks?.find((entry) => !entry.file.includes('node_modules'));
   return {
     name: typeof error.name === 'string' ? error.name : 'Error',

@@ -7,13 +7,12 @@
  */
 import { Socket } from 'node:net';
 import path from 'node:path';
-import { stripVTControlCharacters as plain } from 'node:util';
 import pc from 'picocolors';
 import type { SerializedError, UserConsoleLog } from 'vitest';
 import type { Reporter, TestCase, TestModule, TestRunEndReason } from 'vitest/node';
 import { kataFile, shown } from './paths.ts';
 import { recordRuns } from './progress.ts';
-import type { GradingEvent, ReportedError } from './reporter.ts';
+import { describeTest, toReported, type GradingEvent } from './reporter.ts';
 import { saveResults, type KataResult } from './results.ts';
 import { DEFAULT_TIMEOUT_MS, resultFromEvents } from './run-grader.ts';
 import { renderScoreboard } from './scoreboard.ts';
@@ -46,33 +45,6 @@ function openChannel(): Socket | undefined {
 
 function signal(what: 'start' | 'end'): void {
   channel?.write(`${what}\n`);
-}
-
-/** The top-level describe a test belongs to (its stage), and its name below that. */
-function describeTest(test: TestCase): { stage: string; name: string } {
-  const titles: string[] = [];
-  for (let node: TestCase['parent'] | TestCase = test; node.type !== 'module'; node = node.parent) {
-    titles.unshift(node.name);
-  }
-  const [stage = '', ...rest] = titles.length > 1 ? titles : ['', ...titles];
-  return { stage, name: rest.join(' › ') };
-}
-
-function toReported(error: SerializedError & { diff?: string; actual?: unknown }): ReportedError {
-  const frame = error.stacks?.find((entry) => !entry.file.includes('node_modules'));
-  return {
-    name: typeof error.name === 'string' ? error.name : 'Error',
-    message: plain(typeof error.message === 'string' ? error.message : String(error.message)),
-    ...(typeof error.diff === 'string' ? { diff: plain(error.diff) } : {}),
-    ...(error.actual !== undefined
-      ? { actual: String(JSON.stringify(error.actual)).slice(0, 2000) }
-      : {}),
-    ...(frame
-      ? {
-          location: `${path.relative(root, frame.file.replace(/^file:\/\//, ''))}:${frame.line}:${frame.column}`,
-        }
-      : {}),
-  };
 }
 
 export default class WatchReporter implements Reporter {

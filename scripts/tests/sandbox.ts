@@ -4,31 +4,10 @@
  * the stubs). The learner's commands run in it as a learner would run them, spawned and bounded.
  */
 import { execFileSync, spawn } from 'node:child_process';
-import {
-  cpSync,
-  existsSync,
-  mkdirSync,
-  mkdtempSync,
-  readFileSync,
-  rmSync,
-  symlinkSync,
-  writeFileSync,
-} from 'node:fs';
-import os from 'node:os';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { availableKatas } from '../lib/katas.ts';
-import { REPO_ROOT } from '../lib/paths.ts';
-
-const COPIED = [
-  'katas',
-  'graders',
-  'solutions',
-  'scripts',
-  'package.json',
-  'tsconfig.json',
-  'vitest.config.ts',
-  '.gitignore',
-];
+import { copyRepository } from '../lib/paths.ts';
 
 export interface SpawnOptions {
   /** Written to stdin, which is then closed, unless `keepStdinOpen`. */
@@ -85,17 +64,7 @@ export function cleanEnv(): NodeJS.ProcessEnv {
 }
 
 export function createSandbox(): Sandbox {
-  const root = mkdtempSync(path.join(os.tmpdir(), 'kata-cli-'));
-  for (const entry of COPIED) {
-    const from = path.join(REPO_ROOT, entry);
-    if (!existsSync(from)) continue;
-    cpSync(from, path.join(root, entry), {
-      recursive: true,
-      // Scratch files of whoever is working in the repository, and mutants (not needed here).
-      filter: (source) => !/\.tmp$|\/mutants(\/|$)/.test(source),
-    });
-  }
-  symlinkSync(path.join(REPO_ROOT, 'node_modules'), path.join(root, 'node_modules'), 'dir');
+  const root = copyRepository('kata-cli-');
   const git = (...args: string[]): void => {
     execFileSync('git', args, { cwd: root, env: cleanEnv(), stdio: 'ignore' });
   };
