@@ -752,6 +752,36 @@ describe('stage 4: loads missing entries once with getOrLoad', () => {
     expect(cache.has('a'), 'nothing is stored after the rejected call').toBe(false);
   });
 
+  it('rejects a loader that is not a function with a TypeError naming loader, even for a live key', async () => {
+    const cache = new LruTtlCache<string, string>({ maxEntries: 2 });
+    cache.set('a', 'cached');
+    const loader = 'fetch' as unknown as (key: string) => Promise<string>;
+    const result = cache.getOrLoad('a', loader);
+    await expect(
+      result,
+      "set('a', 'cached'), getOrLoad('a', 'fetch'): an invalid argument rejects whatever the cache holds",
+    ).rejects.toBeInstanceOf(TypeError);
+    await expect(
+      cache.getOrLoad('a', loader),
+      'the TypeError message must name the offending argument, loader',
+    ).rejects.toThrow(/loader/);
+  });
+
+  it('rejects a negative ttlMs option with a RangeError naming ttlMs, even for a live key', async () => {
+    const cache = new LruTtlCache<string, string>({ maxEntries: 2 });
+    cache.set('a', 'cached');
+    const loader = vi.fn(async () => 'x');
+    await expect(
+      cache.getOrLoad('a', loader, { ttlMs: -1 }),
+      "set('a', 'cached'), getOrLoad('a', loader, { ttlMs: -1 }): an invalid option rejects whatever the cache holds",
+    ).rejects.toBeInstanceOf(RangeError);
+    await expect(
+      cache.getOrLoad('a', loader, { ttlMs: -1 }),
+      'the RangeError message must name the offending option, ttlMs',
+    ).rejects.toThrow(/ttlMs/);
+    expect(cache.peek('a'), 'the rejected call leaves the live entry as it was').toBe('cached');
+  });
+
   it('loads a missing key once, calling the loader with the key, and stores the value', async () => {
     const cache = new LruTtlCache<string, string>({ maxEntries: 2 });
     const loader = vi.fn(async (key: string) => `loaded ${key}`);
