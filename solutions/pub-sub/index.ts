@@ -52,12 +52,19 @@ interface Subscription {
 type Failure = (error: unknown, subscription: Subscription) => void;
 
 const DEFAULT_BUFFER_SIZE = 1024;
+const MAX_REMEMBERED_TOPICS = 10_000;
 
 export class PubSub {
   readonly #onError: (error: unknown, context: ErrorContext) => void;
   // A Set keeps insertion (= subscription) order and deletes in O(1); each subscription is its
   // own object, so the same handler subscribed twice is two entries.
   readonly #subscriptions = new Set<Subscription>();
+  /**
+   * Topic -> the subscriptions matching it, in order: matching every pattern on every publish
+   * costs O(subscriptions), so the answer is remembered until the next subscribe or unsubscribe.
+   * The arrays are never changed, only dropped, so each one is also a dispatch's snapshot.
+   */
+  readonly #matchesByTopic = new Map<string, readonly Subscription[]>();
 
   constructor(options: PubSubOptions = {}) {
     const { onError = defaultOnError } = options;
@@ -76,7 +83,7 @@ export class PubSub {
     if (signal?.aborted) return () => {};
 
     const unsubscribe = (): void => {
-      this.#subscriptions.delete(subscription);
+      if (this.#subscriptions.delete(subscription)) this.#matchesByTopic.clear();
       signal?.removeEventListener('abort', unsubscribe);
     };
     const subscription: Subscription = {
@@ -88,6 +95,7 @@ export class PubSub {
       unsubscribe,
     };
     this.#subscriptions.add(subscription);
+    this.#matchesByTopic.clear();
     signal?.addEventListener('abort', unsubscribe, { once: true });
     return unsubscribe;
   }
@@ -213,8 +221,7 @@ export class PubSub {
     message: unknown,
     fail: Failure,
   ): { called: number; settling: Promise<void>[] } {
-    const segments = parseTopic(topic);
-    const snapshot = [...this.#subscriptions].filter((s) => matches(s.segments, segments));
+    const snapshot = this.#matching(topic);
     let called = 0;
     const settling: Promise<void>[] = [];
     for (const subscription of snapshot) {
@@ -242,6 +249,19 @@ export class PubSub {
       }
     }
     return { called, settling };
+  }
+
+  /** The subscriptions matching a valid `topic`, in subscription order; an array never changed. */
+  #matching(topic: string): readonly Subscription[] {
+    const segments = parseTopic(topic);
+    let matching = this.#matchesByTopic.get(topic);
+    if (matching === undefined) {
+      matching = [...this.#subscriptions].filter((s) => matches(s.segments, segments));
+      // Bounded: a bus publishing to endless distinct topics (ids in them) starts over.
+      if (this.#matchesByTopic.size >= MAX_REMEMBERED_TOPICS) this.#matchesByTopic.clear();
+      this.#matchesByTopic.set(topic, matching);
+    }
+    return matching;
   }
 }
 
