@@ -95,7 +95,7 @@ const program = new Command('npm run soak --')
     if (flakes.size === 0) {
       console.log(
         pc.green(
-          `\nNo test failed in ${options.runs} runs with ${options.busy} busy processes (${minutes} min).`,
+          `\nNo test failed in ${options.runs} runs with ${options.busy} busy process${options.busy === 1 ? '' : 'es'} (${minutes} min).`,
         ),
       );
     } else {
