@@ -32,6 +32,10 @@ interface Row {
   seconds: number;
 }
 
+/** Stryker types log levels as a const enum, which isolated modules cannot import: same strings. */
+const logLevel = (level: 'warn' | 'off') =>
+  level as unknown as NonNullable<PartialStrykerOptions['logLevel']>;
+
 const reportDir = (slug: string): string => path.join(REPO_ROOT, 'reports', 'mutation', slug);
 
 function strykerOptions(slug: string): PartialStrykerOptions {
@@ -55,8 +59,8 @@ function strykerOptions(slug: string): PartialStrykerOptions {
     tempDirName: '.stryker-tmp',
     cleanTempDir: 'always',
     incremental: false,
-    logLevel: 'warn',
-    fileLogLevel: 'off',
+    logLevel: logLevel('warn'),
+    fileLogLevel: logLevel('off'),
     thresholds: { high: THRESHOLD, low: THRESHOLD - 10, break: null },
   };
 }
@@ -120,6 +124,7 @@ const program = new Command('npm run mutation --')
   .action(async (slugs: string[]) => {
     const katas = slugs.length > 0 ? slugs.map(requireKata) : availableKatas();
     const rows: Row[] = [];
+    const failed: string[] = [];
     const started = performance.now();
     for (const kata of katas) {
       console.log(pc.bold(`\nmutation testing ${kata.slug}`));
@@ -127,14 +132,24 @@ const program = new Command('npm run mutation --')
       const kataStarted = performance.now();
       process.env.STRYKER_KATA = kata.slug;
       process.env.KATA_TARGET = 'solutions';
-      await new Stryker(strykerOptions(kata.slug)).runMutationTest();
-      rows.push(summarise(kata.slug, (performance.now() - kataStarted) / 1000));
+      try {
+        await new Stryker(strykerOptions(kata.slug)).runMutationTest();
+        rows.push(summarise(kata.slug, (performance.now() - kataStarted) / 1000));
+      } catch (error) {
+        // Most often the reference failing its grader in Stryker's initial test run: say so, go on.
+        console.error(pc.red(`${kata.slug}: Stryker did not finish: ${String(error)}`));
+        failed.push(kata.slug);
+      }
     }
     printTable(rows);
     const total = (performance.now() - started) / 1000;
     console.log(
       pc.dim(`\nreports: reports/mutation/<slug>/mutation.html; ${Math.round(total)} s in all`),
     );
+    if (failed.length > 0) {
+      console.log(pc.red(`not mutation-tested (see the errors above): ${failed.join(', ')}`));
+      process.exitCode = 1;
+    }
     const below = rows.filter((row) => row.score < THRESHOLD);
     if (below.length > 0) {
       console.log(

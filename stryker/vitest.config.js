@@ -10,10 +10,18 @@ const slug = process.env.STRYKER_KATA;
 if (!slug) throw new Error('stryker/vitest.config.js: set STRYKER_KATA to the kata to grade');
 process.env.KATA_TARGET = 'solutions';
 
+// Instrumented code runs many times slower (streaming-csv's 6 MB backpressure checks: ~0.2 s
+// graded, over 4.5 s instrumented), so the graders' hang guards and test timeouts get room.
+// Hung mutants are still cut off by Stryker's own per-mutant timeout.
+const SLOW = { 'streaming-csv': 20 }[slug] ?? 1;
+process.env.KATA_HANG_GUARD_SCALE = String(SLOW);
+
 export default defineConfig({
   ...base,
   test: {
     ...base.test,
     include: [`graders/${slug}/**/*.test.ts`],
+    testTimeout: (base.test?.testTimeout ?? 5_000) * SLOW,
+    hookTimeout: (base.test?.hookTimeout ?? 5_000) * SLOW,
   },
 });

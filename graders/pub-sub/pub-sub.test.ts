@@ -180,6 +180,27 @@ describe('stage 1: subscribe, publish and unsubscribe on exact topics', () => {
     },
   );
 
+  it('rejects a topic that is not a string in publish and listenerCount with a TypeError naming the topic', () => {
+    const bus = new PubSub();
+    bus.subscribe('#', () => {});
+    for (const topic of [undefined, null]) {
+      for (const [name, call] of [
+        ['publish', () => bus.publish(topic as unknown as string, 1)],
+        ['listenerCount', () => bus.listenerCount(topic as unknown as string)],
+      ] as const) {
+        const error = thrownBy(call);
+        expect(
+          error,
+          `${name}(${String(topic)}) throws a TypeError: a topic is a string`,
+        ).toBeInstanceOf(TypeError);
+        expect(
+          (error as Error).message,
+          `${name}(${String(topic)}): the message names the topic`,
+        ).toMatch(/topic/i);
+      }
+    }
+  });
+
   it('rejects a handler that is not a function with a TypeError naming handler', () => {
     const bus = new PubSub();
     const error = thrownBy(() => bus.subscribe('t', 'not a function' as unknown as () => void));
@@ -195,6 +216,26 @@ describe('stage 1: subscribe, publish and unsubscribe on exact topics', () => {
 });
 
 describe('stage 2: wildcard patterns', () => {
+  it('rejects a pattern that is not a string in subscribe and stream with a TypeError naming the pattern', () => {
+    const bus = new PubSub();
+    for (const pattern of [undefined, null]) {
+      for (const [name, call] of [
+        ['subscribe', () => bus.subscribe(pattern as unknown as string, () => {})],
+        ['stream', () => bus.stream(pattern as unknown as string)],
+      ] as const) {
+        const error = thrownBy(call);
+        expect(
+          error,
+          `${name}(${String(pattern)}) throws a TypeError: a pattern is a string`,
+        ).toBeInstanceOf(TypeError);
+        expect(
+          (error as Error).message,
+          `${name}(${String(pattern)}): the message names the pattern`,
+        ).toMatch(/pattern/i);
+      }
+    }
+  });
+
   const table: Array<[pattern: string, topic: string, matches: boolean]> = [
     ['*', 'a', true],
     ['*', 'a.b', false],
@@ -613,6 +654,26 @@ describe('stage 4: error isolation with onError and publishAsync', () => {
     expect(onError).not.toHaveBeenCalled();
   });
 
+  it('counts a handler that returns anything but a promise as having succeeded', async () => {
+    const onError = vi.fn();
+    const bus = new PubSub({ onError });
+    const returned: unknown[] = [undefined, null, 0, 'done', { ok: true }];
+    for (const value of returned) bus.subscribe('t', () => value as void);
+    expect(
+      bus.publish('t', 1),
+      'publish to 5 handlers returning undefined, null, 0, a string, an object',
+    ).toBe(5);
+    await flushMicrotasks();
+    expect(
+      onError.mock.calls.map(([error]) => String(error)),
+      'handlers that return without throwing have not failed: nothing goes to onError',
+    ).toEqual([]);
+    expect(
+      await promiseState(bus.publishAsync('t', 2)),
+      'publishAsync to the same 5 handlers resolves with 5: none of them failed',
+    ).toEqual({ state: 'fulfilled', value: 5 });
+  });
+
   it('resolves publishAsync with the count only once every handler, async ones included, has settled', async () => {
     const bus = new PubSub();
     const slow = deferred();
@@ -926,6 +987,21 @@ describe('stage 5: async iteration with stream()', () => {
       state: 'fulfilled',
       value: { value: undefined, done: true },
     });
+  });
+
+  it('settles a read still waiting when return() ends the stream: it is done', async () => {
+    const bus = new PubSub();
+    const messages = bus.stream<number>('t');
+    const pending = messages.next();
+    const returned = await promiseState(messages.return!());
+    expect(
+      returned.state === 'fulfilled' && returned.value.done,
+      'return() while a read waits resolves to a done result',
+    ).toBe(true);
+    expect(
+      await promiseState(pending),
+      'the read that was waiting when return() ended the stream is done, not left pending forever',
+    ).toEqual({ state: 'fulfilled', value: { value: undefined, done: true } });
   });
 
   it("rejects the pending read with the signal's reason on abort, and unsubscribes", async () => {

@@ -1120,6 +1120,58 @@ describe('stage 4: stops at once when the signal aborts', () => {
     expect(vi.getTimerCount(), 'timers left after retry rejected').toBe(0);
   });
 
+  test('rejects with signal.reason, not a RetryError, when aborted during the last attempt', async () => {
+    useFakeClock();
+    const controller = new AbortController();
+    const reason = new Error('request cancelled');
+    const operation = scripted({ hang: true });
+    const run = await start(operation, { retries: 0, signal: controller.signal });
+    controller.abort(reason);
+    await flushMicrotasks();
+    expect(
+      rejection(run, 'retries 0, aborted during the only attempt: retry rejects at once'),
+      'an abort is not a failed attempt: retry rejects with signal.reason itself, even with no retry left',
+    ).toBe(reason);
+  });
+
+  test('rejects at once with signal.reason when onRetry aborts the signal, without waiting out the delay', async () => {
+    useFakeClock();
+    const controller = new AbortController();
+    const reason = new Error('gave up from onRetry');
+    const operation = scripted({ reject: new Error('503') }, { value: 'never reached' });
+    const run = await start(operation, {
+      jitter: 'none',
+      minDelayMs: 1_000,
+      signal: controller.signal,
+      onRetry: () => controller.abort(reason),
+    });
+    await flushMicrotasks();
+    expect(
+      rejection(
+        run,
+        'onRetry aborts the signal before the 1000 ms wait: retry rejects at once, without more time passing',
+      ),
+      'retry rejects with signal.reason itself',
+    ).toBe(reason);
+    expect(vi.getTimerCount(), 'aborted before the wait: no wait timer is left').toBe(0);
+    await advance(10_000);
+    expect(operation.times.length, 'aborted from onRetry: no further attempt').toBe(1);
+  });
+
+  test('rejects a signal that is not an AbortSignal with a TypeError naming signal, without calling the operation', async () => {
+    const operation = vi.fn(() => 'ok');
+    const options = { signal: 'abort' as unknown as AbortSignal };
+    await expect(
+      retry(operation, options),
+      "retry(op, { signal: 'abort' }): signal must be an AbortSignal",
+    ).rejects.toBeInstanceOf(TypeError);
+    await expect(
+      retry(operation, options),
+      "retry(op, { signal: 'abort' }): the message names the option",
+    ).rejects.toThrow(/signal/);
+    expect(operation, 'an invalid signal: the operation is never called').not.toHaveBeenCalled();
+  });
+
   test('uses the default AbortError reason when aborted without a reason', async () => {
     useFakeClock();
     const controller = new AbortController();
@@ -1155,6 +1207,26 @@ describe('stage 4: stops at once when the signal aborts', () => {
       reason,
     );
     expect(operation.times.length, 'a late failure after the abort starts no retry').toBe(1);
+  });
+
+  test("leaves no abort listener on the caller's signal once an abort has stopped it", async () => {
+    useFakeClock();
+    const scenarios: [string, Step[], number][] = [
+      ['aborted while waiting', [{ reject: new Error('503') }, { value: 'never reached' }], 50],
+      ['aborted during an attempt', [{ hang: true }], 0],
+    ];
+    for (const [what, steps, abortAtMs] of scenarios) {
+      const controller = new AbortController();
+      const run = await start(scripted(...steps), { jitter: 'none', signal: controller.signal });
+      await advance(abortAtMs);
+      controller.abort(new Error('stop'));
+      await flushMicrotasks();
+      expect(run.state.state, `${what}: retry rejects`).toBe('rejected');
+      expect(
+        abortListeners(controller.signal),
+        `${what}: abort listeners left on the caller's signal after retry rejected`,
+      ).toBe(0);
+    }
   });
 
   test("removes its abort listeners from the caller's signal once it resolves or rejects", async () => {

@@ -5,7 +5,7 @@
 import { getEventListeners } from 'node:events';
 import fc from 'fast-check';
 import { describe, expect, it, vi } from 'vitest';
-import { KeyedRateLimiter, TokenBucket } from '@kata/token-bucket';
+import { KeyedRateLimiter, TokenBucket, type TokenBucketOptions } from '@kata/token-bucket';
 import { advance, useFakeClock } from '../support/clock.ts';
 import { promiseState } from '../support/promises.ts';
 import { assertProperty } from '../support/property.ts';
@@ -195,6 +195,27 @@ describe('stage 1: a bucket that refills continuously', () => {
     expectTokens(bucket, 5, 'invalid counts must take nothing');
   });
 
+  it('rejects a refillPerSecond or initialTokens that is not a number with a TypeError naming it', () => {
+    const cases: [string, Record<string, unknown>][] = [
+      ['refillPerSecond', { capacity: 5, refillPerSecond: '10' }],
+      ['initialTokens', { capacity: 5, refillPerSecond: 10, initialTokens: '1' }],
+    ];
+    for (const [name, options] of cases) {
+      const create = (): TokenBucket => new TokenBucket(options as unknown as TokenBucketOptions);
+      expect(create, `${JSON.stringify(options)}: ${name} given as a string`).toThrow(TypeError);
+      expect(create, `${JSON.stringify(options)}: the message names ${name}`).toThrow(
+        new RegExp(name),
+      );
+    }
+  });
+
+  it('names count in the RangeError of an invalid count in tryTake() and msUntil()', () => {
+    useFakeClock();
+    const bucket = new TokenBucket({ capacity: 5, refillPerSecond: 1 });
+    expect(() => bucket.tryTake(0), 'tryTake(0): the message names count').toThrow(/count/);
+    expect(() => bucket.msUntil(1.5), 'msUntil(1.5): the message names count').toThrow(/count/);
+  });
+
   it('matches a simple model of the bucket over random tryTake() and clock advances', async () => {
     useFakeClock();
     type Step = { take: number } | { advanceMs: number };
@@ -380,6 +401,23 @@ describe('stage 2: take() waits its turn, first in, first out', () => {
       bucket.tryTake(),
       'a rejected take() must not stay in the queue and block tryTake()',
     ).toBe(true);
+  });
+
+  it('names count in the RangeError of take(count > capacity) and of an invalid count', async () => {
+    useFakeClock();
+    const bucket = new TokenBucket({ capacity: 5, refillPerSecond: 1 });
+    for (const count of [6, 0]) {
+      const reason = await expectState(
+        callTake(() => bucket.take(count), `take(${count})`),
+        'rejected',
+        `take(${count}) with capacity 5`,
+      );
+      expect(reason, `take(${count}) must reject with a RangeError`).toBeInstanceOf(RangeError);
+      expect(
+        (reason as Error).message,
+        `take(${count}) with capacity 5: the message names the offending argument, count`,
+      ).toMatch(/count/);
+    }
   });
 
   it('leaves no timer behind once every waiter is served', async () => {
@@ -651,6 +689,12 @@ describe('stage 4: per-key limits with least-recently-used eviction', () => {
       expect(create, JSON.stringify(options)).toThrow(RangeError);
       expect(create, JSON.stringify(options)).toThrow(new RegExp(name));
     }
+  });
+
+  it('names cost in the RangeError of an invalid cost', () => {
+    useFakeClock();
+    const limiter = new KeyedRateLimiter({ capacity: 3, refillPerSecond: 1 });
+    expect(() => limiter.check('k', 0), "check('k', 0): the message names cost").toThrow(/cost/);
   });
 
   it('rejects a cost that is not an integer >= 1 with a RangeError', () => {

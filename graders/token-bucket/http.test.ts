@@ -130,6 +130,38 @@ describe('stage 5: rate-limit HTTP requests in Fastify', () => {
     ).toBe(200);
   });
 
+  it('keys requests by client IP (request.ip) when no keyGenerator is given', async () => {
+    vi.useFakeTimers({ toFake: ['Date', 'performance'] });
+    const app = buildApp();
+    app.addHook('onRequest', rateLimitHook({ capacity: 1, refillPerSecond: 0.4 }));
+    app.get('/', async () => ({ ok: true }));
+    await app.ready();
+    const from = (remoteAddress: string) => app.inject({ method: 'GET', url: '/', remoteAddress });
+    expect((await from('10.0.0.1')).statusCode, 'client 10.0.0.1, request 1').toBe(200);
+    expect((await from('10.0.0.1')).statusCode, 'client 10.0.0.1, request 2 (capacity 1)').toBe(
+      429,
+    );
+    expect(
+      (await from('10.0.0.2')).statusCode,
+      'client 10.0.0.2 has its own bucket by default, whatever 10.0.0.1 used',
+    ).toBe(200);
+  });
+
+  it('rejects a keyGenerator that is not a function with a TypeError naming keyGenerator', () => {
+    const options = {
+      capacity: 1,
+      refillPerSecond: 1,
+      keyGenerator: 'ip',
+    } as unknown as RateLimitHookOptions;
+    expect(() => rateLimitHook(options), "rateLimitHook({ keyGenerator: 'ip' })").toThrow(
+      TypeError,
+    );
+    expect(
+      () => rateLimitHook(options),
+      "rateLimitHook({ keyGenerator: 'ip' }): the message names the option",
+    ).toThrow(/keyGenerator/);
+  });
+
   it('rejects out-of-range limits with a RangeError when the hook is created', () => {
     for (const [name, options] of [
       ['capacity', { capacity: 0, refillPerSecond: 1 }],
