@@ -47,7 +47,7 @@ function strykerOptions(slug: string): PartialStrykerOptions {
     vitest: { configFile: 'stryker/vitest.config.js', related: false },
     mutate: [`solutions/${slug}/index.ts`],
     // The sandbox needs the graders, their support, the reference and the configs; not the rest.
-    ignorePatterns: ['/katas/*/', '/reports/', '/.kata/', '/coverage/', '/scripts/'],
+    ignorePatterns: ['/reports/', '/.kata/', '/coverage/', '/scripts/'],
     coverageAnalysis: 'perTest',
     concurrency: 2,
     // Generous: graders run on a fake clock, but graceful-shutdown uses real sockets and processes.

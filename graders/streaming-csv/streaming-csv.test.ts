@@ -516,6 +516,19 @@ describe('stage 2: options: delimiter, quote, empty lines and columns', () => {
       ],
       ['columns as a string', { columns: 'a,b' as unknown as boolean }, TypeError, /columns/],
       ['columns with a number', { columns: ['a', 2] as unknown as string[] }, TypeError, /columns/],
+      [
+        'skipEmptyLines as a string',
+        { skipEmptyLines: 'yes' as unknown as boolean },
+        TypeError,
+        /skipEmptyLines/,
+      ],
+      [
+        'options object that is a string',
+        'comma' as unknown as CsvParserOptions,
+        TypeError,
+        /options/,
+      ],
+      ['options object that is null', null as unknown as CsvParserOptions, TypeError, /options/],
     ];
     for (const [what, options, ErrorClass, message] of cases) {
       it(`rejects a ${what} with a ${ErrorClass.name} naming the option`, async () => {
@@ -715,6 +728,38 @@ describe('stage 3: chunked input and the Transform stream', () => {
     });
   }
 
+  it('rejects input that is not a string or an iterable, or a chunk that is not a string or Buffer, with a TypeError naming the input', async () => {
+    const inputs: [string, unknown][] = [
+      ['42', 42],
+      ['null', null],
+      ['[42] (a chunk that is a number)', [42]],
+    ];
+    for (const [what, input] of inputs) {
+      let failure: unknown;
+      try {
+        const generator = parseCsv(input as string);
+        failure = await within(
+          generator.next().then(
+            () => undefined,
+            (error: unknown) => error,
+          ),
+          'parseCsv(...).next()',
+        );
+      } catch (error) {
+        failure = error;
+      }
+      rethrowIfNotImplemented(failure);
+      expect(
+        failure,
+        `parseCsv(${what}): input is a string or an iterable of strings or Buffers, so the call throws or the first next() rejects`,
+      ).toBeInstanceOf(TypeError);
+      expect(
+        (failure as Error).message,
+        `parseCsv(${what}): the message names the offending input (or chunk)`,
+      ).toMatch(/input|chunk/i);
+    }
+  });
+
   describe('rejects invalid options from createCsvParser at the call', () => {
     it('rejects a delimiter that is not one code unit with a TypeError naming delimiter', () => {
       expect(
@@ -758,6 +803,32 @@ describe('stage 4: errors with exact positions', () => {
       },
       'parseCsv("ab€", { maxRecordBytes: 4 }): bytes are UTF-8 bytes, not characters',
     );
+  });
+
+  it('counts each character as its UTF-8 bytes at every encoding length boundary', async () => {
+    const characters: [string, string, number][] = [
+      ['U+007F', '\u007f', 1],
+      ['U+0080', '\u0080', 2],
+      ['U+07FF', '\u07ff', 2],
+      ['U+0800', '\u0800', 3],
+      ['U+FFFF', '\uffff', 3],
+      ['U+10000', '\u{10000}', 4],
+      ['U+10FFFF', '\u{10ffff}', 4],
+    ];
+    for (const [name, character, bytes] of characters) {
+      await expectRecords(
+        character,
+        [[character]],
+        `${name} is ${bytes} UTF-8 bytes: within a maxRecordBytes of ${bytes}`,
+        { maxRecordBytes: bytes },
+      );
+      if (bytes === 1) continue;
+      const outcome = await viaParseCsv(character, { maxRecordBytes: bytes - 1 });
+      expect(
+        (outcome.error as { code?: unknown } | undefined)?.code,
+        `parseCsv(${name}, { maxRecordBytes: ${bytes - 1} }): ${name} is ${bytes} UTF-8 bytes, over the limit, so RECORD_TOO_LARGE (got ${describeError(outcome.error)})`,
+      ).toBe('RECORD_TOO_LARGE');
+    }
   });
 
   it('does not count the line ending toward maxRecordBytes', async () => {
