@@ -66,7 +66,8 @@ async function viaParseCsv(
       for await (const record of parseCsv(input, options)) records.push(record);
     } catch (error) {
       rethrowIfNotImplemented(error);
-      return { records, error };
+      // A rejection without a reason is still a failure, not a clean end of the records.
+      return { records, error: error ?? new Error(`parseCsv rejected with ${String(error)}`) };
     }
     return { records };
   };
@@ -853,6 +854,30 @@ describe('stage 4: errors with exact positions', () => {
       ).toEqual(fixture.records);
     });
   }
+
+  it('reports a CR that ends the input right after a closing quote as INVALID_QUOTE', async () => {
+    // The CR breaks the rule (it is not a line ending); an implementation may also point just past it.
+    checkError(
+      await viaParseCsv('x\n"a"\r'),
+      {
+        code: 'INVALID_QUOTE',
+        record: 2,
+        at: [
+          [2, 4],
+          [2, 5],
+        ],
+      },
+      'parseCsv("x\\n\\"a\\"\\r"): a lone CR at the end of the input is not a line ending',
+    );
+  });
+
+  it('counts a lone CR in an unquoted field as one column when reporting a later error', async () => {
+    checkError(
+      await viaParseCsv('a\rb"c'),
+      { code: 'INVALID_QUOTE', record: 1, at: [[1, 4]] },
+      'parseCsv("a\\rb\\"c"): the quote is at column 4, the lone CR being data at column 2',
+    );
+  });
 
   it('reports a CR without LF after a closing quote as INVALID_QUOTE', async () => {
     const outcome = await viaParseCsv('x\n"a"\rb\n');
