@@ -1,6 +1,7 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
+import { createApp } from '@kata/graceful-shutdown';
 import { within } from '../support/deadline.ts';
-import { connect, get, keepAliveAgent, start, useHarness } from './harness.ts';
+import { connect, get, keepAliveAgent, start, TEST_SIGNAL, useHarness } from './harness.ts';
 
 useHarness();
 
@@ -24,6 +25,52 @@ describe('stage 2: shutdown drains the server', () => {
       'shutdown() resolves to the exit code it passed to exit',
     ).toBe(0);
     expect(s.exits, 'exit is called exactly once, with 0 when all went well').toEqual([0]);
+  });
+
+  it('calls process.exit with the code when no exit is given', async () => {
+    const exit = vi.spyOn(process, 'exit').mockImplementation((() => undefined) as never);
+    const { app, shutdown } = createApp({
+      signals: [TEST_SIGNAL],
+      log: () => {},
+      timeoutMs: 3_000,
+    });
+    await within(app.ready(), 3_000, 'app.ready() to finish');
+    await within(shutdown(), 2_000, 'shutdown() to resolve on an idle server');
+    expect(
+      exit.mock.calls,
+      'exit defaults to process.exit: it is called once, with 0 when all went well',
+    ).toEqual([[0]]);
+  });
+
+  it('writes its log to stderr when no log is given', async () => {
+    const written: string[] = [];
+    vi.spyOn(process.stderr, 'write').mockImplementation(((chunk: unknown) => {
+      written.push(String(chunk));
+      return true;
+    }) as never);
+    // console.error and console.warn write to stderr too, but the test runner intercepts them.
+    for (const method of ['error', 'warn'] as const) {
+      vi.spyOn(console, method).mockImplementation((...args: unknown[]) => {
+        written.push(args.map(String).join(' '));
+      });
+    }
+    const { app, shutdown } = createApp({
+      signals: [TEST_SIGNAL],
+      exit: () => {},
+      timeoutMs: 3_000,
+      cleanup: [
+        () => {
+          throw new Error('db pool refused to close');
+        },
+      ],
+    });
+    await within(app.ready(), 3_000, 'app.ready() to finish');
+    await within(shutdown(), 2_000, 'shutdown() to resolve on an idle server');
+    vi.restoreAllMocks();
+    expect(
+      written.some((text) => text.includes('db pool refused to close')),
+      `log defaults to writing to stderr: the failing cleanup's message must reach stderr; stderr got ${JSON.stringify(written)}`,
+    ).toBe(true);
   });
 
   it('answers /readyz with 503 {"status":"shutting-down"} on new connections during drainDelayMs = 300', async () => {
