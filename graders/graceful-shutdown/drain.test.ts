@@ -28,33 +28,36 @@ describe('stage 2: shutdown drains the server', () => {
   });
 
   it('calls process.exit with the code when no exit is given', async () => {
-    const exit = vi.spyOn(process, 'exit').mockImplementation((() => undefined) as never);
-    const { app, shutdown } = createApp({
+    const exits: unknown[] = [];
+    vi.spyOn(process, 'exit').mockImplementation(((code?: number) => {
+      exits.push(code);
+    }) as never);
+    const made = createApp({
       signals: [TEST_SIGNAL],
       log: () => {},
       timeoutMs: 3_000,
     });
-    await within(app.ready(), 3_000, 'app.ready() to finish');
-    await within(shutdown(), 2_000, 'shutdown() to resolve on an idle server');
+    await within(made.app.ready(), 3_000, 'app.ready() to finish');
+    await within(made.shutdown(), 2_000, 'shutdown() to resolve on an idle server');
     expect(
-      exit.mock.calls,
+      exits,
       'exit defaults to process.exit: it is called once, with 0 when all went well',
-    ).toEqual([[0]]);
+    ).toEqual([0]);
   });
 
   it('writes its log to stderr when no log is given', async () => {
     const written: string[] = [];
-    vi.spyOn(process.stderr, 'write').mockImplementation(((chunk: unknown) => {
+    vi.spyOn(process.stderr, 'write').mockImplementation((chunk: unknown) => {
       written.push(String(chunk));
       return true;
-    }) as never);
+    });
     // console.error and console.warn write to stderr too, but the test runner intercepts them.
     for (const method of ['error', 'warn'] as const) {
       vi.spyOn(console, method).mockImplementation((...args: unknown[]) => {
         written.push(args.map(String).join(' '));
       });
     }
-    const { app, shutdown } = createApp({
+    const made = createApp({
       signals: [TEST_SIGNAL],
       exit: () => {},
       timeoutMs: 3_000,
@@ -64,8 +67,8 @@ describe('stage 2: shutdown drains the server', () => {
         },
       ],
     });
-    await within(app.ready(), 3_000, 'app.ready() to finish');
-    await within(shutdown(), 2_000, 'shutdown() to resolve on an idle server');
+    await within(made.app.ready(), 3_000, 'app.ready() to finish');
+    await within(made.shutdown(), 2_000, 'shutdown() to resolve on an idle server');
     vi.restoreAllMocks();
     expect(
       written.some((text) => text.includes('db pool refused to close')),
