@@ -20,6 +20,12 @@ export default tseslint.config(
     },
   },
   {
+    // tsc checks these too (checkJs), and knows Node's globals: the same reason typescript-eslint
+    // turns no-undef off for TypeScript.
+    files: ['**/*.mjs'],
+    rules: { 'no-undef': 'off' },
+  },
+  {
     files: ['**/*.js'],
     ...tseslint.configs.disableTypeChecked,
   },

@@ -3,11 +3,8 @@
  * process of its own, so that code which loops forever can be stopped at the time limit without
  * stopping the grading of the other katas.
  */
-import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
-import { REPO_ROOT } from './paths.ts';
+import { readFileSync, rmSync, statSync } from 'node:fs';
+import { claimEarlyStart, startVitest, type StartedVitest } from './start-vitest.mjs';
 import type { GradingEvent, ReportedError } from './reporter.ts';
 import type { Failure, KataResult, KataStatus, StageOutcome, TestOutcome } from './results.ts';
 
@@ -28,110 +25,62 @@ export interface GradeOptions {
   junitFile?: string;
 }
 
-const VITEST = path.join(REPO_ROOT, 'node_modules', 'vitest', 'vitest.mjs');
-const REPORTER = path.join(REPO_ROOT, 'scripts', 'lib', 'reporter.ts');
 const STAGE_TITLE = /^stage (\d+):\s*(.+)$/i;
 
 export async function gradeKata(options: GradeOptions): Promise<KataResult> {
   const { slug, target = 'katas', timeoutMs = DEFAULT_TIMEOUT_MS, bail = false } = options;
-  const scratch = mkdtempSync(path.join(os.tmpdir(), `kata-${slug}-`));
-  const reportFile = path.join(scratch, 'events.jsonl');
-  const started = performance.now();
+  const run = {
+    slug,
+    target,
+    bail,
+    ...(options.junitFile ? { junitFile: options.junitFile } : {}),
+  };
+  // `npm test -- <slug>` may have started this very run already (scripts/test.mjs).
+  const vitest = claimEarlyStart(run) ?? startVitest(run);
   try {
-    // One worker runs the kata's test files one after another: grading several katas at once already
-    // fills the cores, and one worker starts faster than one per file. Graders never share state
-    // between files, so they need no fresh module registry each (--no-isolate).
-    const args = [
-      VITEST,
-      'run',
-      `graders/${slug}/`,
-      `--reporter=${REPORTER}`,
-      '--maxWorkers=1',
-      '--no-isolate',
-    ];
-    if (bail) args.push('--bail=1');
-    if (options.junitFile) args.push('--reporter=junit', `--outputFile.junit=${options.junitFile}`);
-    // Plain text from Vitest: messages are stored in results and recoloured when shown.
-    const env = {
-      ...process.env,
-      KATA_TARGET: target,
-      KATA_REPORT_FILE: reportFile,
-      NO_COLOR: '1',
-    };
-    const run = await runBounded(args, env, timeoutMs, reportFile);
-    const events = readEvents(reportFile);
-    return resultFromEvents(slug, events, {
-      timedOut: run.timedOut,
+    const { exitCode, timedOut } = await watch(vitest, timeoutMs);
+    return resultFromEvents(slug, readEvents(vitest.reportFile), {
+      timedOut,
       timeoutMs,
-      stderr: run.stderr,
-      exitCode: run.exitCode,
-      durationMs: performance.now() - started,
+      stderr: vitest.stderr(),
+      exitCode,
+      durationMs: performance.now() - vitest.startedAt,
     });
   } finally {
-    rmSync(scratch, { recursive: true, force: true });
+    rmSync(vitest.scratch, { recursive: true, force: true });
   }
 }
 
-interface BoundedRun {
-  exitCode: number | null;
-  timedOut: boolean;
-  stderr: string;
-}
-
 /**
- * Runs Vitest in its own process group, killed whole (workers included) when its report file has
+ * Waits for a grading Vitest to end, killing it whole (workers included) once its report file has
  * not grown for `timeoutMs`: every test's start and end is written there as it happens.
  */
-function runBounded(
-  args: string[],
-  env: NodeJS.ProcessEnv,
+async function watch(
+  vitest: StartedVitest,
   timeoutMs: number,
-  reportFile: string,
-): Promise<BoundedRun> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, args, {
-      cwd: REPO_ROOT,
-      env,
-      detached: true,
-      stdio: ['ignore', 'ignore', 'pipe'],
-    });
-    let stderr = '';
-    let timedOut = false;
-    child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
-      if (stderr.length < 100_000) stderr += chunk;
-    });
-    const killGroup = (): void => {
-      try {
-        if (child.pid !== undefined) process.kill(-child.pid, 'SIGKILL');
-      } catch {
-        // Already gone.
+): Promise<{ exitCode: number | null; timedOut: boolean }> {
+  let timedOut = false;
+  let reportSize = 0;
+  let lastProgress = performance.now();
+  const timer = setInterval(
+    () => {
+      const size = fileSize(vitest.reportFile);
+      if (size !== reportSize) {
+        reportSize = size;
+        lastProgress = performance.now();
+      } else if (performance.now() - lastProgress >= timeoutMs) {
+        timedOut = true;
+        clearInterval(timer);
+        vitest.kill();
       }
-    };
-    let reportSize = 0;
-    let lastProgress = performance.now();
-    const timer = setInterval(
-      () => {
-        const size = fileSize(reportFile);
-        if (size !== reportSize) {
-          reportSize = size;
-          lastProgress = performance.now();
-        } else if (performance.now() - lastProgress >= timeoutMs) {
-          timedOut = true;
-          clearInterval(timer);
-          killGroup();
-        }
-      },
-      Math.min(250, timeoutMs),
-    );
-    // If grading itself is interrupted (Ctrl-C), take the Vitest process group down with it.
-    process.once('exit', killGroup);
-    child.on('error', reject);
-    child.on('close', (exitCode) => {
-      clearInterval(timer);
-      process.removeListener('exit', killGroup);
-      resolve({ exitCode, timedOut, stderr });
-    });
-  });
+    },
+    Math.min(250, timeoutMs),
+  );
+  try {
+    return { exitCode: await vitest.exited, timedOut };
+  } finally {
+    clearInterval(timer);
+  }
 }
 
 function fileSize(file: string): number {

@@ -1,0 +1,131 @@
+/**
+ * Starts the Vitest process that grades one kata. Plain JavaScript, so that `npm test -- <slug>`
+ * can start it before TypeScript support has even loaded (scripts/test.mjs); every other grading
+ * run (scripts/lib/run-grader.ts) starts through it too, so there is one way to start a grader.
+ */
+import { spawn } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+const VITEST = path.join(REPO_ROOT, 'node_modules', 'vitest', 'vitest.mjs');
+const REPORTER = path.join(REPO_ROOT, 'scripts', 'lib', 'reporter.ts');
+
+/**
+ * @typedef {object} VitestRunOptions
+ * @property {string} slug the kata whose graders run (`graders/<slug>/`)
+ * @property {string} target `katas`, `solutions`, or a folder holding `<slug>/index.ts` (KATA_TARGET)
+ * @property {boolean} [bail] stop at the first failing test
+ * @property {string} [junitFile] also write Vitest's JUnit XML report here
+ */
+
+/**
+ * @typedef {object} StartedVitest
+ * @property {string} key which run this is (see {@link runKey})
+ * @property {import('node:child_process').ChildProcess} child the Vitest process, leader of its own process group
+ * @property {string} scratch a temporary folder of this run's, for the caller to remove
+ * @property {string} reportFile where the grading events are written, one JSON object per line
+ * @property {number} startedAt `performance.now()` when it was started
+ * @property {Promise<number | null>} exited resolves to the exit code once the process has ended
+ * @property {() => string} stderr what Vitest wrote to stderr (the first 100 kB)
+ * @property {() => void} kill kills the whole process group, test workers included
+ */
+
+/** @param {VitestRunOptions} options */
+export const runKey = (options) =>
+  JSON.stringify([options.slug, options.target, Boolean(options.bail), options.junitFile ?? null]);
+
+/**
+ * Spawns Vitest on `graders/<slug>/` with the grading reporter, in a process group of its own so
+ * that a time-out can kill it whole. Listens for its output and exit from the first moment.
+ * @param {VitestRunOptions} options
+ * @returns {StartedVitest}
+ */
+export function startVitest(options) {
+  const scratch = mkdtempSync(path.join(os.tmpdir(), `kata-${options.slug}-`));
+  const reportFile = path.join(scratch, 'events.jsonl');
+  // One worker runs the kata's test files one after another: grading several katas at once already
+  // fills the cores, and one worker starts faster than one per file. Graders never share state
+  // between files, so they need no fresh module registry each (--no-isolate).
+  const args = [
+    VITEST,
+    'run',
+    `graders/${options.slug}/`,
+    `--reporter=${REPORTER}`,
+    '--maxWorkers=1',
+    '--no-isolate',
+  ];
+  if (options.bail) args.push('--bail=1');
+  if (options.junitFile) args.push('--reporter=junit', `--outputFile.junit=${options.junitFile}`);
+  // Plain text from Vitest: messages are stored in results and recoloured when shown.
+  const env = {
+    ...process.env,
+    KATA_TARGET: options.target,
+    KATA_REPORT_FILE: reportFile,
+    NO_COLOR: '1',
+  };
+  const startedAt = performance.now();
+  const child = spawn(process.execPath, args, {
+    cwd: REPO_ROOT,
+    env,
+    detached: true,
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+
+  let stderr = '';
+  child.stderr?.setEncoding('utf8').on('data', (/** @type {string} */ chunk) => {
+    if (stderr.length < 100_000) stderr += chunk;
+  });
+  const kill = () => {
+    try {
+      if (child.pid !== undefined) process.kill(-child.pid, 'SIGKILL');
+    } catch {
+      // Already gone.
+    }
+  };
+  // If grading itself ends first (Ctrl-C, a crash), take the Vitest process group down with it.
+  process.once('exit', kill);
+  /** @type {Promise<number | null>} */
+  const exited = new Promise((resolve, reject) => {
+    child.on('error', reject);
+    child.on('close', (code) => {
+      process.removeListener('exit', kill);
+      resolve(code);
+    });
+  });
+  return {
+    key: runKey(options),
+    child,
+    scratch,
+    reportFile,
+    startedAt,
+    exited,
+    stderr: () => stderr,
+    kill,
+  };
+}
+
+/** @type {StartedVitest | undefined} */
+let early;
+
+/**
+ * Starts grading `options` now, to be claimed later by {@link claimEarlyStart}.
+ * @param {VitestRunOptions} options
+ */
+export function startEarly(options) {
+  early = startVitest(options);
+}
+
+/**
+ * The run {@link startEarly} began, if it is the one `options` asks for; each is claimed once.
+ * @param {VitestRunOptions} options
+ * @returns {StartedVitest | undefined}
+ */
+export function claimEarlyStart(options) {
+  if (early === undefined || early.key !== runKey(options)) return undefined;
+  const claimed = early;
+  early = undefined;
+  return claimed;
+}
