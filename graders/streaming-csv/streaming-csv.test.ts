@@ -571,6 +571,15 @@ describe('stage 3: chunked input and the Transform stream', () => {
     ['2', 'é😀'],
   ];
 
+  it('keeps a U+FEFF that starts a later chunk: only the start of the input can hold a byte-order mark', async () => {
+    const outcome = await viaParseCsv(['a,', '\uFEFFb\n']);
+    expect(outcome.error, `failed with ${describeError(outcome.error)}`).toBeUndefined();
+    expect(
+      outcome.records,
+      "parseCsv(['a,', '\\uFEFFb\\n']): U+FEFF in the middle of the input is data",
+    ).toEqual([['a', '\uFEFFb']]);
+  });
+
   it('parseCsv reads an array of string chunks, an array of Buffers and an async iterable', async () => {
     const strings = ['id,te', 'xt\r', '\n1,"a,"', '"b"""\r\n2,é', '😀\n'];
     const bytes = Buffer.from(INPUT);
@@ -830,6 +839,20 @@ describe('stage 4: errors with exact positions', () => {
         `parseCsv(${name}, { maxRecordBytes: ${bytes - 1} }): ${name} is ${bytes} UTF-8 bytes, over the limit, so RECORD_TOO_LARGE (got ${describeError(outcome.error)})`,
       ).toBe('RECORD_TOO_LARGE');
     }
+  });
+
+  it('accepts a record whose quotes and delimiters bring it to exactly maxRecordBytes', async () => {
+    await expectRecords(
+      '"ab"',
+      [['ab']],
+      '"ab" is 4 bytes as written, quotes included: within a limit of 4',
+      {
+        maxRecordBytes: 4,
+      },
+    );
+    await expectRecords('a,b', [['a', 'b']], 'a,b is 3 bytes as written: within a limit of 3', {
+      maxRecordBytes: 3,
+    });
   });
 
   it('does not count the line ending toward maxRecordBytes', async () => {
