@@ -6,7 +6,7 @@
 import { appendFileSync } from 'node:fs';
 import path from 'node:path';
 import { stripVTControlCharacters as plain } from 'node:util';
-import type { Reporter, TestCase, TestModule } from 'vitest/node';
+import type { Reporter, TestCase, TestModule, TestRunEndReason } from 'vitest/node';
 import type { SerializedError, UserConsoleLog } from 'vitest';
 
 export type GradingEvent =
@@ -29,12 +29,7 @@ export interface ReportedError {
   location?: string;
 }
 
-const file = process.env.KATA_REPORT_FILE;
 const root = process.cwd();
-
-function emit(event: GradingEvent): void {
-  if (file) appendFileSync(file, `${JSON.stringify(event)}\n`);
-}
 
 /** The top-level describe a test belongs to (its stage), and its name below that. */
 export function describeTest(test: TestCase): { stage: string; name: string } {
@@ -66,22 +61,31 @@ export function toReported(
   };
 }
 
-export default class GradingReporter implements Reporter {
+/**
+ * Turns Vitest's reports into grading events. This one appends them to KATA_REPORT_FILE; watch
+ * mode's reporter (watch-reporter.ts) keeps them in memory instead, by overriding `emit`.
+ */
+export class GradingReporter implements Reporter {
+  protected emit(event: GradingEvent): void {
+    const file = process.env.KATA_REPORT_FILE;
+    if (file) appendFileSync(file, `${JSON.stringify(event)}\n`);
+  }
+
   onTestModuleCollected(testModule: TestModule): void {
     const tests = [...testModule.children.allTests()].map((test) => ({
       id: test.id,
       ...describeTest(test),
     }));
-    emit({ type: 'collected', tests });
+    this.emit({ type: 'collected', tests });
   }
 
   onTestCaseReady(test: TestCase): void {
-    emit({ type: 'start', id: test.id });
+    this.emit({ type: 'start', id: test.id });
   }
 
   onTestCaseResult(test: TestCase): void {
     const result = test.result();
-    emit({
+    this.emit({
       type: 'result',
       id: test.id,
       state: result.state,
@@ -92,17 +96,20 @@ export default class GradingReporter implements Reporter {
 
   onTestModuleEnd(testModule: TestModule): void {
     const errors = testModule.errors();
-    if (errors.length > 0) emit({ type: 'module-error', errors: errors.map(toReported) });
+    if (errors.length > 0) this.emit({ type: 'module-error', errors: errors.map(toReported) });
   }
 
   onUserConsoleLog(log: UserConsoleLog): void {
-    emit({ type: 'console', text: log.content });
+    this.emit({ type: 'console', text: log.content });
   }
 
   onTestRunEnd(
     _modules: ReadonlyArray<TestModule>,
     unhandledErrors: ReadonlyArray<SerializedError>,
+    _reason?: TestRunEndReason,
   ): void {
-    emit({ type: 'end', unhandledErrors: unhandledErrors.map(toReported) });
+    this.emit({ type: 'end', unhandledErrors: unhandledErrors.map(toReported) });
   }
 }
+
+export default GradingReporter;

@@ -8,11 +8,11 @@
 import { Socket } from 'node:net';
 import path from 'node:path';
 import pc from 'picocolors';
-import type { SerializedError, UserConsoleLog } from 'vitest';
-import type { Reporter, TestCase, TestModule, TestRunEndReason } from 'vitest/node';
+import type { SerializedError } from 'vitest';
+import type { TestModule, TestRunEndReason } from 'vitest/node';
 import { kataFile, shown } from './paths.ts';
 import { recordRuns } from './progress.ts';
-import { describeTest, toReported, type GradingEvent } from './reporter.ts';
+import { GradingReporter, type GradingEvent } from './reporter.ts';
 import { saveResults, type KataResult } from './results.ts';
 import { DEFAULT_TIMEOUT_MS, resultFromEvents } from './run-grader.ts';
 import { renderScoreboard } from './scoreboard.ts';
@@ -47,12 +47,17 @@ function signal(what: 'start' | 'end'): void {
   channel?.write(`${what}\n`);
 }
 
-export default class WatchReporter implements Reporter {
+export default class WatchReporter extends GradingReporter {
   private readonly slug = process.env.KATA_WATCH_SLUG ?? '';
   private readonly timeoutMs = Number(process.env.KATA_TIMEOUT_MS) || DEFAULT_TIMEOUT_MS;
   private events: GradingEvent[] = [];
   private started = performance.now();
   private runs = 0;
+
+  /** Each run's events stay in memory, to be turned into a result when the run ends. */
+  protected override emit(event: GradingEvent): void {
+    this.events.push(event);
+  }
 
   onTestRunStart(): void {
     this.events = [];
@@ -65,46 +70,13 @@ export default class WatchReporter implements Reporter {
     console.log(pc.dim(`\n${what} changed: grading…`));
   }
 
-  onTestModuleCollected(testModule: TestModule): void {
-    const tests = [...testModule.children.allTests()].map((test) => ({
-      id: test.id,
-      ...describeTest(test),
-    }));
-    this.events.push({ type: 'collected', tests });
-  }
-
-  onTestCaseReady(test: TestCase): void {
-    this.events.push({ type: 'start', id: test.id });
-  }
-
-  onTestCaseResult(test: TestCase): void {
-    const result = test.result();
-    this.events.push({
-      type: 'result',
-      id: test.id,
-      state: result.state,
-      durationMs: test.diagnostic()?.duration,
-      errors: (result.errors ?? []).map(toReported),
-    });
-  }
-
-  onTestModuleEnd(testModule: TestModule): void {
-    const errors = testModule.errors();
-    if (errors.length > 0)
-      this.events.push({ type: 'module-error', errors: errors.map(toReported) });
-  }
-
-  onUserConsoleLog(log: UserConsoleLog): void {
-    this.events.push({ type: 'console', text: log.content });
-  }
-
-  onTestRunEnd(
+  override onTestRunEnd(
     _modules: ReadonlyArray<TestModule>,
     unhandledErrors: ReadonlyArray<SerializedError>,
     reason: TestRunEndReason,
   ): void {
     signal('end');
-    this.events.push({ type: 'end', unhandledErrors: unhandledErrors.map(toReported) });
+    super.onTestRunEnd(_modules, unhandledErrors, reason);
     const result = resultFromEvents(this.slug, this.events, {
       timedOut: false,
       timeoutMs: this.timeoutMs,
