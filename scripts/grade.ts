@@ -7,9 +7,9 @@ import path from 'node:path';
 import { Command, InvalidArgumentError } from 'commander';
 import pc from 'picocolors';
 import { availableKatas, requireKata, UsageError } from './lib/katas.ts';
-import { DEFAULT_TIMEOUT_MS, gradeKata } from './lib/run-grader.ts';
-import { recordRuns } from './lib/progress.ts';
-import { saveResults, type KataResult } from './lib/results.ts';
+import { gradeKata, timeoutFromEnv } from './lib/run-grader.ts';
+import { recordGrading } from './lib/progress.ts';
+import type { KataResult } from './lib/results.ts';
 import { progressLine, renderScoreboard } from './lib/scoreboard.ts';
 import pMap from 'p-map';
 
@@ -22,7 +22,7 @@ const program = new Command('npm test --')
     '--timeout-ms <ms>',
     'stop grading a kata when no test has finished for this long (env KATA_TIMEOUT_MS)',
     parseTimeout,
-    Number(process.env.KATA_TIMEOUT_MS ?? DEFAULT_TIMEOUT_MS),
+    timeoutFromEnv(),
   )
   .option(
     '--junit <dir>',
@@ -46,8 +46,7 @@ const program = new Command('npm test --')
       },
       { concurrency },
     );
-    recordRuns(results); // time spent, runs, solved: what `npm run kata -- status` shows
-    saveResults(results);
+    recordGrading(results); // what `npm run kata -- status`, hints and solutions read
     console.log(renderScoreboard(results));
     process.exitCode = results.every((result) => result.status === 'solved') ? 0 : 1;
   });

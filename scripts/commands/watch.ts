@@ -10,10 +10,11 @@ import path from 'node:path';
 import type { Readable } from 'node:stream';
 import { Command } from 'commander';
 import pc from 'picocolors';
-import { slugArgument, timeoutMs } from '../lib/cli.ts';
+import { slugArgument } from '../lib/cli.ts';
 import { requireKata } from '../lib/katas.ts';
 import { REPO_ROOT, kataFile, shown } from '../lib/paths.ts';
 import { recordActivity } from '../lib/progress.ts';
+import { timeoutFromEnv } from '../lib/run-grader.ts';
 
 const VITEST = path.join(REPO_ROOT, 'node_modules', 'vitest', 'vitest.mjs');
 const REPORTER = path.join(REPO_ROOT, 'scripts', 'lib', 'watch-reporter.ts');
@@ -26,7 +27,7 @@ export function watchCommand(): Command {
       requireKata(slug);
       recordActivity(slug);
       console.log(pc.dim(`grading ${shown(kataFile(slug))}, then again on every save…`));
-      process.exitCode = await watchKata(slug, timeoutMs());
+      process.exitCode = await watchKata(slug, timeoutFromEnv());
     });
 }
 

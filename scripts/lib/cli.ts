@@ -8,15 +8,9 @@ import { Argument } from 'commander';
 import pc from 'picocolors';
 import { availableKatas, UsageError } from './katas.ts';
 import { kataFile, shown } from './paths.ts';
-import { recordRuns } from './progress.ts';
-import { readResults, saveResults, type KataResult } from './results.ts';
-import { DEFAULT_TIMEOUT_MS, gradeKata } from './run-grader.ts';
-
-/** The time limit for one grading run: KATA_TIMEOUT_MS, as for npm test. */
-export const timeoutMs = (): number => {
-  const fromEnv = Number(process.env.KATA_TIMEOUT_MS);
-  return Number.isInteger(fromEnv) && fromEnv > 0 ? fromEnv : DEFAULT_TIMEOUT_MS;
-};
+import { recordGrading } from './progress.ts';
+import { readResults, type KataResult } from './results.ts';
+import { gradeKata, timeoutFromEnv } from './run-grader.ts';
 
 /** A `<slug>` argument whose valid values are the katas in this checkout. */
 export function slugArgument(name = 'slug', required = true): Argument {
@@ -27,9 +21,8 @@ export function slugArgument(name = 'slug', required = true): Argument {
 /** Grades the learner's file now and records the run in results.json and progress.json. */
 export async function gradeNow(slug: string, quiet = false): Promise<KataResult> {
   if (!quiet) console.log(pc.dim(`grading ${shown(kataFile(slug))}…`));
-  const result = await gradeKata({ slug, timeoutMs: timeoutMs() });
-  recordRuns([result]); // first: progress missing would be rebuilt from results, this run included
-  saveResults([result]);
+  const result = await gradeKata({ slug, timeoutMs: timeoutFromEnv() });
+  recordGrading([result]);
   return result;
 }
 

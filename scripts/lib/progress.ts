@@ -8,7 +8,7 @@ import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import pc from 'picocolors';
 import { STATE_DIR } from './paths.ts';
-import { readResults, type KataResult } from './results.ts';
+import { readResults, saveResults, type KataResult } from './results.ts';
 
 export const PROGRESS_FILE = path.join(STATE_DIR, 'progress.json');
 
@@ -130,6 +130,16 @@ export function touch(kata: KataProgress, now = new Date()): void {
     if (Number.isFinite(gap) && gap > 0) kata.timeSpentMs += Math.min(gap, MAX_GAP_MS);
   }
   kata.lastActivityAt = now.toISOString();
+}
+
+/**
+ * Records grading runs everywhere the learner's tools read them: progress first (a missing
+ * progress file is rebuilt from the earlier results, so this run must not be in them yet), then
+ * `.kata/results.json`.
+ */
+export function recordGrading(results: KataResult[]): void {
+  recordRuns(results);
+  saveResults(results);
 }
 
 /** Records grading runs: time spent, run counts, first/last graded, solved. */

@@ -10,6 +10,12 @@ import type { Failure, KataResult, KataStatus, StageOutcome, TestOutcome } from 
 
 export const DEFAULT_TIMEOUT_MS = 30_000;
 
+/** The time limit the learner set in KATA_TIMEOUT_MS (a whole number of ms > 0), else the default. */
+export function timeoutFromEnv(): number {
+  const fromEnv = Number(process.env.KATA_TIMEOUT_MS);
+  return Number.isInteger(fromEnv) && fromEnv > 0 ? fromEnv : DEFAULT_TIMEOUT_MS;
+}
+
 export interface GradeOptions {
   slug: string;
   /** `katas` (default), `solutions`, or a folder holding `<slug>/index.ts`: see graders/support/target.ts. */

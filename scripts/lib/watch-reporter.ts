@@ -11,10 +11,10 @@ import pc from 'picocolors';
 import type { SerializedError } from 'vitest';
 import type { TestModule, TestRunEndReason } from 'vitest/node';
 import { kataFile, shown } from './paths.ts';
-import { recordRuns } from './progress.ts';
+import { recordGrading } from './progress.ts';
 import { GradingReporter, type GradingEvent } from './reporter.ts';
-import { saveResults, type KataResult } from './results.ts';
-import { DEFAULT_TIMEOUT_MS, resultFromEvents } from './run-grader.ts';
+import type { KataResult } from './results.ts';
+import { resultFromEvents, timeoutFromEnv } from './run-grader.ts';
 import { renderScoreboard } from './scoreboard.ts';
 
 const root = process.cwd();
@@ -49,7 +49,7 @@ function signal(what: 'start' | 'end'): void {
 
 export default class WatchReporter extends GradingReporter {
   private readonly slug = process.env.KATA_WATCH_SLUG ?? '';
-  private readonly timeoutMs = Number(process.env.KATA_TIMEOUT_MS) || DEFAULT_TIMEOUT_MS;
+  private readonly timeoutMs = timeoutFromEnv();
   private events: GradingEvent[] = [];
   private started = performance.now();
   private runs = 0;
@@ -86,8 +86,7 @@ export default class WatchReporter extends GradingReporter {
     });
     this.runs += 1;
     try {
-      recordRuns([result]);
-      saveResults([result]);
+      recordGrading([result]);
     } catch (error) {
       console.error(pc.dim(`note: could not record this run: ${String(error)}`));
     }
