@@ -47,7 +47,7 @@ function strykerOptions(slug: string): PartialStrykerOptions {
     vitest: { configFile: 'stryker/vitest.config.js', related: false },
     mutate: [`solutions/${slug}/index.ts`],
     // The sandbox needs the graders, their support, the reference and the configs; not the rest.
-    ignorePatterns: ['/reports/', '/.kata/', '/coverage/', '/scripts/'],
+    ignorePatterns: ['/reports/', '/.kata/', '/coverage/', '/scripts/', '/.stryker-tmp/'],
     coverageAnalysis: 'perTest',
     concurrency: 2,
     // Generous: graders run on a fake clock, but graceful-shutdown uses real sockets and processes.
@@ -56,7 +56,8 @@ function strykerOptions(slug: string): PartialStrykerOptions {
     reporters: ['html', 'json', 'progress'],
     htmlReporter: { fileName: path.join(dir, 'mutation.html') },
     jsonReporter: { fileName: path.join(dir, 'mutation.json') },
-    tempDirName: '.stryker-tmp',
+    // One folder per kata: runs of different katas at once must not clean up each other's sandbox.
+    tempDirName: `.stryker-tmp/${slug}`,
     cleanTempDir: 'always',
     incremental: false,
     logLevel: logLevel('warn'),
