@@ -3,11 +3,19 @@
  *   npm run mutant -- edit <slug> <name>              copy the reference (or the mutant) out to edit
  *   npm run mutant -- save <slug> <name> "<mistake>"  store the edit as graders/<slug>/mutants/<name>.patch
  *   npm run mutant -- test <slug> [name...]           grade mutants; each must fail at least one test
+ *   npm run mutant -- rebase <slug> [--from <rev>]    carry mutants over to a changed reference
  */
 import { spawnSync } from 'node:child_process';
 import { Command } from 'commander';
 import pc from 'picocolors';
-import { beginEdit, listMutants, materializeMutant, saveMutant } from './lib/mutants.ts';
+import {
+  beginEdit,
+  listMutants,
+  materializeMutant,
+  mutantSourceFile,
+  rebaseMutant,
+  saveMutant,
+} from './lib/mutants.ts';
 import { shown } from './lib/paths.ts';
 import { requireKata } from './lib/katas.ts';
 
@@ -59,6 +67,32 @@ program
       if (killed && names.length > 0) console.log(run.stdout + run.stderr);
     }
     process.exitCode = survivors === 0 ? 0 : 1;
+  });
+
+program
+  .command('rebase <slug>')
+  .description(
+    'after a change to the reference, merge that change into every mutant that no longer applies',
+  )
+  .option('--from <revision>', 'a git revision where the patches still applied', 'HEAD')
+  .action((slug: string, options: { from: string }) => {
+    requireKata(slug);
+    let conflicts = 0;
+    for (const mutant of listMutants(slug)) {
+      const outcome = rebaseMutant(mutant, options.from);
+      if (outcome === 'applies') continue;
+      if (outcome === 'rebased') {
+        console.log(`${pc.green('rebased')} ${mutant.name}`);
+      } else {
+        conflicts += 1;
+        console.log(
+          `${pc.red('conflict')} ${mutant.name}: resolve the markers in ` +
+            `${shown(mutantSourceFile(slug, mutant.name))}, then: npm run mutant -- save ${slug} ${mutant.name}`,
+        );
+      }
+    }
+    console.log(`Now check them: npm run mutant -- test ${slug}`);
+    process.exitCode = conflicts === 0 ? 0 : 1;
   });
 
 program.parseAsync().catch((error: unknown) => {

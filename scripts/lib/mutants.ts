@@ -5,10 +5,20 @@
  * mutant reviewable at a glance and in step with the reference: when the reference changes so that
  * a patch no longer applies, verify says so instead of testing stale code.
  */
-import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import {
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+  existsSync,
+} from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { applyPatch, createTwoFilesPatch } from 'diff';
-import { MUTANTS_BUILD_DIR, mutantsDir, shown, solutionFile } from './paths.ts';
+import { MUTANTS_BUILD_DIR, REPO_ROOT, mutantsDir, shown, solutionFile } from './paths.ts';
 
 const MISTAKE_LINE = /^# Mistake: (.+)$/;
 
@@ -112,4 +122,65 @@ export function saveMutant(slug: string, name: string, mistake: string): string 
   mkdirSync(path.dirname(patchFile), { recursive: true });
   writeFileSync(patchFile, `# Mistake: ${mistake.trim()}\n${body}`);
   return patchFile;
+}
+
+/** What `rebaseMutant` did with one mutant. */
+export type RebaseOutcome = 'applies' | 'rebased' | 'conflict';
+
+/**
+ * Carries a mutant whose patch no longer applies over to the current reference. The patch is
+ * applied to the reference as it was at `revision` (a git revision where the patch still applied),
+ * and the reference's changes since then are merged into that old mutant (`git merge-file`).
+ * A clean merge is saved as the new patch, same mistake; a conflict is left, with markers, in the
+ * file `npm run mutant -- edit` would open, to resolve by hand and `save`.
+ */
+export function rebaseMutant(mutant: Mutant, revision: string): RebaseOutcome {
+  const reference = readFileSync(solutionFile(mutant.slug), 'utf8');
+  const patch = readFileSync(mutant.patchFile, 'utf8');
+  if (applyPatch(reference, patch) !== false) return 'applies';
+
+  const relative = `solutions/${mutant.slug}/index.ts`;
+  const shown = spawnSync('git', ['show', `${revision}:${relative}`], {
+    cwd: REPO_ROOT,
+    encoding: 'utf8',
+  });
+  if (shown.status !== 0) {
+    throw new Error(`git show ${revision}:${relative} failed: ${shown.stderr.trim()}`);
+  }
+  const oldReference = shown.stdout;
+  const oldMutant = applyPatch(oldReference, patch);
+  if (oldMutant === false) {
+    throw new Error(
+      `${mutant.name}.patch does not apply to ${relative} at ${revision} either: ` +
+        `name a revision where it did (--from <revision>)`,
+    );
+  }
+
+  const scratch = mkdtempSync(path.join(os.tmpdir(), 'mutant-rebase-'));
+  try {
+    const files = { mutant: 'mutant.ts', base: 'old-reference.ts', reference: 'reference.ts' };
+    writeFileSync(path.join(scratch, files.mutant), oldMutant);
+    writeFileSync(path.join(scratch, files.base), oldReference);
+    writeFileSync(path.join(scratch, files.reference), reference);
+    // Exit status: 0 merged cleanly, >0 the number of conflicts, <0 (255 here) an error.
+    const merge = spawnSync(
+      'git',
+      ['merge-file', '-p', files.mutant, files.base, files.reference],
+      {
+        cwd: scratch,
+        encoding: 'utf8',
+      },
+    );
+    if (merge.status === null || merge.status >= 128) {
+      throw new Error(`git merge-file failed for ${mutant.name}: ${merge.stderr.trim()}`);
+    }
+    const file = mutantSourceFile(mutant.slug, mutant.name);
+    mkdirSync(path.dirname(file), { recursive: true });
+    writeFileSync(file, merge.stdout);
+    if (merge.status !== 0) return 'conflict';
+    saveMutant(mutant.slug, mutant.name, mutant.mistake);
+    return 'rebased';
+  } finally {
+    rmSync(scratch, { recursive: true, force: true });
+  }
 }
