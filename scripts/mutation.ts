@@ -3,8 +3,12 @@
  * mutates the reference (`solutions/<slug>/index.ts`) and grades every mutant with that kata's
  * grader only (stryker/vitest.config.js); a mutant the grader passes is a mistake it would not
  * catch. Writes `reports/mutation/<slug>/mutation.html` and `.json` (git-ignored), then prints a
- * table: killed, survived, timed out, no coverage and score per kata. Survivors shown equivalent
- * are listed, with why, in `graders/<slug>/EQUIVALENT.md`.
+ * table: killed, survived, timed out, no coverage, ignored and score per kata. Survivors shown
+ * equivalent are listed, with why, in `graders/<slug>/EQUIVALENT.md`; those whose mutation only
+ * changes wording we chose (log lines, error bodies the contract leaves open) are also disabled in
+ * the reference with a `// Stryker disable next-line <mutator>: <reason>` comment, which Stryker
+ * reports as ignored and leaves out of the score. The table also shows the score with them counted
+ * as survivors, so nothing is hidden.
  *
  * Not part of `npm run verify`: it takes minutes per kata (see the README).
  */
@@ -27,8 +31,12 @@ interface Row {
   survived: number;
   timedOut: number;
   noCoverage: number;
+  /** Shown equivalent and disabled in the reference with a `// Stryker disable` comment. */
+  ignored: number;
   errors: number;
   score: number;
+  /** The score with ignored mutants counted as survivors. */
+  scoreCountingIgnored: number;
   seconds: number;
 }
 
@@ -81,6 +89,7 @@ function summarise(slug: string, seconds: number): Row {
   const timedOut = count('Timeout');
   const survived = count('Survived');
   const noCoverage = count('NoCoverage');
+  const ignored = count('Ignored');
   const errors = count('RuntimeError') + count('CompileError');
   const detected = killed + timedOut;
   const valid = detected + survived + noCoverage;
@@ -91,14 +100,25 @@ function summarise(slug: string, seconds: number): Row {
     survived,
     timedOut,
     noCoverage,
+    ignored,
     errors,
     score: valid === 0 ? 100 : (100 * detected) / valid,
+    scoreCountingIgnored: valid + ignored === 0 ? 100 : (100 * detected) / (valid + ignored),
     seconds,
   };
 }
 
 function printTable(rows: Row[]): void {
-  const header = ['kata', 'mutants', 'killed', 'survived', 'timed out', 'no coverage', 'errors'];
+  const header = [
+    'kata',
+    'mutants',
+    'killed',
+    'survived',
+    'timed out',
+    'no coverage',
+    'ignored',
+    'errors',
+  ];
   const cells = rows.map((r) => [
     r.slug,
     String(r.mutants),
@@ -106,16 +126,19 @@ function printTable(rows: Row[]): void {
     String(r.survived),
     String(r.timedOut),
     String(r.noCoverage),
+    String(r.ignored),
     String(r.errors),
   ]);
   const widths = header.map((h, i) => Math.max(h.length, ...cells.map((c) => c[i]!.length)));
   const line = (values: string[]): string =>
     values.map((v, i) => (i === 0 ? v.padEnd(widths[i]!) : v.padStart(widths[i]!))).join('  ');
-  console.log(`\n${pc.bold(`${line(header)}  ${'score'.padStart(7)}  time`)}`);
+  const counted = 'ignored counted';
+  console.log(`\n${pc.bold(`${line(header)}  ${'score'.padStart(7)}  ${counted}  time`)}`);
   for (const [i, row] of rows.entries()) {
     const score = `${row.score.toFixed(2)}%`.padStart(7);
     const coloured = row.score >= THRESHOLD ? pc.green(score) : pc.red(score);
-    console.log(`${line(cells[i]!)}  ${coloured}  ${Math.round(row.seconds)} s`);
+    const raw = `${row.scoreCountingIgnored.toFixed(2)}%`.padStart(counted.length);
+    console.log(`${line(cells[i]!)}  ${coloured}  ${pc.dim(raw)}  ${Math.round(row.seconds)} s`);
   }
 }
 
