@@ -771,6 +771,31 @@ describe('stage 4: error isolation with onError and publishAsync', () => {
     bus.subscribe('a', () => {});
     expect(await promiseState(bus.publishAsync('b', 1))).toEqual({ state: 'fulfilled', value: 0 });
   });
+
+  it('removes a once subscription before its handler runs in publishAsync too', async () => {
+    const bus = new PubSub();
+    const seen: number[] = [];
+    bus.subscribe(
+      't',
+      () => {
+        seen.push(bus.listenerCount('t'));
+      },
+      { once: true },
+    );
+    expect(
+      await promiseState(bus.publishAsync('t', 1)),
+      'the first publishAsync("t", 1) calls the once handler',
+    ).toEqual({ state: 'fulfilled', value: 1 });
+    expect(
+      seen,
+      'inside the once handler, listenerCount("t") is already 0: it was removed before it ran',
+    ).toEqual([0]);
+    expect(
+      await promiseState(bus.publishAsync('t', 2)),
+      'a once handler is not called again: publishAsync("t", 2) calls nothing',
+    ).toEqual({ state: 'fulfilled', value: 0 });
+    expect(seen).toHaveLength(1);
+  });
 });
 
 describe('stage 5: async iteration with stream()', () => {

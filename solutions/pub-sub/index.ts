@@ -49,8 +49,6 @@ interface Subscription {
   readonly unsubscribe: () => void;
 }
 
-type Failure = (error: unknown, subscription: Subscription) => void;
-
 const DEFAULT_BUFFER_SIZE = 1024;
 const MAX_REMEMBERED_TOPICS = 10_000;
 
@@ -62,7 +60,8 @@ export class PubSub {
   /**
    * Topic -> the subscriptions matching it, in order: matching every pattern on every publish
    * costs O(subscriptions), so the answer is remembered until the next subscribe or unsubscribe.
-   * The arrays are never changed, only dropped, so each one is also a dispatch's snapshot.
+   * The arrays are never changed, only dropped, so each one is also a dispatch's snapshot. Only
+   * a valid topic is ever a key, so a topic found here needs no validating again.
    */
   readonly #matchesByTopic = new Map<string, readonly Subscription[]>();
 
@@ -101,15 +100,49 @@ export class PubSub {
   }
 
   publish<T>(topic: string, message: T): number {
-    return this.#dispatch(topic, message, (error, { pattern }) => {
-      this.#onError(error, { topic, pattern });
-    }).called;
+    // The hot path: nothing here allocates unless a handler fails or returns a promise. That is
+    // why publishAsync repeats this loop instead of sharing one that takes a failure callback and
+    // returns the promises to wait for: those would be allocated on every publish.
+    let called = 0;
+    for (const subscription of this.#matching(topic)) {
+      if (!claim(subscription)) continue;
+      called += 1;
+      try {
+        const result: unknown = subscription.handler(message, topic);
+        if (isThenable(result)) {
+          Promise.resolve(result).catch((error: unknown) =>
+            this.#report(error, topic, subscription),
+          );
+        }
+      } catch (error) {
+        this.#report(error, topic, subscription);
+      }
+    }
+    return called;
   }
 
   async publishAsync<T>(topic: string, message: T): Promise<number> {
+    // The same loop as publish, but failures are collected for the caller instead of reported.
     const failures: unknown[] = [];
-    const { called, settling } = this.#dispatch(topic, message, (error) => failures.push(error));
-    // Every settling promise fulfils (its failure is already recorded), so this waits for all.
+    const settling: Promise<void>[] = [];
+    let called = 0;
+    for (const subscription of this.#matching(topic)) {
+      if (!claim(subscription)) continue;
+      called += 1;
+      try {
+        const result: unknown = subscription.handler(message, topic);
+        if (isThenable(result)) {
+          // Always fulfils (the failure is recorded instead), so Promise.all waits for every one.
+          settling.push(
+            Promise.resolve(result).then(undefined, (error: unknown) => {
+              failures.push(error);
+            }),
+          );
+        }
+      } catch (error) {
+        failures.push(error);
+      }
+    }
     await Promise.all(settling);
     if (failures.length > 0) {
       throw new AggregateError(
@@ -121,12 +154,8 @@ export class PubSub {
   }
 
   listenerCount(topic: string): number {
-    const segments = parseTopic(topic);
-    let count = 0;
-    for (const subscription of this.#subscriptions) {
-      if (matches(subscription.segments, segments)) count += 1;
-    }
-    return count;
+    // The very array publish would iterate, so the two always agree.
+    return this.#matching(topic).length;
   }
 
   stream<T>(pattern: string, options: StreamOptions = {}): AsyncIterableIterator<T> {
@@ -210,52 +239,20 @@ export class PubSub {
     return iterator;
   }
 
-  /**
-   * Calls the handlers matching `topic` as they stand now (a snapshot: subscribing or
-   * unsubscribing during the dispatch does not change who gets this message), reporting each
-   * failure, sync or async, to `fail`. Returns how many were called and a promise per async
-   * handler that fulfils once it has settled.
-   */
-  #dispatch(
-    topic: string,
-    message: unknown,
-    fail: Failure,
-  ): { called: number; settling: Promise<void>[] } {
-    const snapshot = this.#matching(topic);
-    let called = 0;
-    const settling: Promise<void>[] = [];
-    for (const subscription of snapshot) {
-      if (subscription.once) {
-        // Claimed before running, so a re-entrant publish from inside the handler (or an outer
-        // dispatch whose snapshot still holds it) cannot run it a second time.
-        if (subscription.fired) continue;
-        subscription.fired = true;
-        subscription.unsubscribe();
-      }
-      called += 1;
-      const { handler } = subscription;
-      try {
-        const result: unknown = handler(message, topic);
-        if (isThenable(result)) {
-          settling.push(
-            Promise.resolve(result).then(
-              () => {},
-              (error: unknown) => fail(error, subscription),
-            ),
-          );
-        }
-      } catch (error) {
-        fail(error, subscription);
-      }
-    }
-    return { called, settling };
+  #report(error: unknown, topic: string, { pattern }: Subscription): void {
+    this.#onError(error, { topic, pattern });
   }
 
-  /** The subscriptions matching a valid `topic`, in subscription order; an array never changed. */
+  /**
+   * The subscriptions matching `topic`, in subscription order. The array is never changed, only
+   * dropped when subscriptions change, so a dispatch can iterate it as its snapshot: subscribing
+   * or unsubscribing during the dispatch does not change who gets this message.
+   */
   #matching(topic: string): readonly Subscription[] {
-    const segments = parseTopic(topic);
     let matching = this.#matchesByTopic.get(topic);
     if (matching === undefined) {
+      // Validated on a miss only: a bad topic is never remembered, so it throws on every call.
+      const segments = parseTopic(topic);
       matching = [...this.#subscriptions].filter((s) => matches(s.segments, segments));
       // Bounded: a bus publishing to endless distinct topics (ids in them) starts over.
       if (this.#matchesByTopic.size >= MAX_REMEMBERED_TOPICS) this.#matchesByTopic.clear();
@@ -263,6 +260,19 @@ export class PubSub {
     }
     return matching;
   }
+}
+
+/**
+ * Whether a dispatch may call this subscription. A `once` subscription is claimed and removed
+ * before its handler runs, so neither a publish from inside the handler nor an outer dispatch
+ * whose snapshot still holds it can run it a second time.
+ */
+function claim(subscription: Subscription): boolean {
+  if (!subscription.once) return true;
+  if (subscription.fired) return false;
+  subscription.fired = true;
+  subscription.unsubscribe();
+  return true;
 }
 
 function defaultOnError(error: unknown, { topic, pattern }: ErrorContext): void {
