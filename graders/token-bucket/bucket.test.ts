@@ -146,6 +146,19 @@ describe('stage 1: a bucket that refills continuously', () => {
     expectWaitMs(slow.msUntil(), 1000 / 3, 'msUntil() from empty at 3 tokens/s');
   });
 
+  it('reports with msUntil(capacity) the finite ms until the bucket is full', async () => {
+    useFakeClock();
+    const bucket = new TokenBucket({ capacity: 5, refillPerSecond: 10, initialTokens: 0.5 });
+    expectWaitMs(
+      bucket.msUntil(5),
+      450,
+      'msUntil(5) with capacity 5 and 0.5 tokens at 10/s: a full bucket is reachable, only a ' +
+        'count above capacity is never available',
+    );
+    await advance(450);
+    expect(bucket.msUntil(5), 'msUntil(5) once the bucket of capacity 5 is full').toBe(0);
+  });
+
   it('rejects a capacity that is not an integer >= 1 with a RangeError naming capacity', () => {
     for (const capacity of [0, -1, 2.5, Infinity]) {
       expect(

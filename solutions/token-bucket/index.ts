@@ -44,6 +44,25 @@ function requireCount(value: unknown, name: string): asserts value is number {
   }
 }
 
+/** Validates the options a bucket and a keyed limiter share. */
+function requireLimits(capacity: unknown, refillPerSecond: unknown): void {
+  requireCount(capacity, 'capacity');
+  requireNumber(refillPerSecond, 'refillPerSecond');
+  if (!Number.isFinite(refillPerSecond) || refillPerSecond <= 0) {
+    throw new RangeError(`refillPerSecond must be finite and > 0, got ${refillPerSecond}`);
+  }
+}
+
+/** Tokens after `elapsedMs` of continuous refill, never beyond capacity: the one refill rule. */
+function refilled(
+  tokens: number,
+  elapsedMs: number,
+  refillPerMs: number,
+  capacity: number,
+): number {
+  return Math.min(capacity, tokens + elapsedMs * refillPerMs);
+}
+
 interface Waiter {
   count: number;
   resolve: () => void;
@@ -64,11 +83,7 @@ export class TokenBucket {
 
   constructor(options: TokenBucketOptions) {
     const { capacity, refillPerSecond, initialTokens = capacity } = options;
-    requireCount(capacity, 'capacity');
-    requireNumber(refillPerSecond, 'refillPerSecond');
-    if (!Number.isFinite(refillPerSecond) || refillPerSecond <= 0) {
-      throw new RangeError(`refillPerSecond must be finite and > 0, got ${refillPerSecond}`);
-    }
+    requireLimits(capacity, refillPerSecond);
     requireNumber(initialTokens, 'initialTokens');
     if (!(initialTokens >= 0 && initialTokens <= capacity)) {
       throw new RangeError(
@@ -134,13 +149,10 @@ export class TokenBucket {
     });
   }
 
-  /** Adds the tokens earned since the last update, never beyond capacity. */
+  /** Adds the tokens earned since the last update. */
   #refill(): void {
     const now = performance.now();
-    this.#tokens = Math.min(
-      this.capacity,
-      this.#tokens + (now - this.#updatedAt) * this.#refillPerMs,
-    );
+    this.#tokens = refilled(this.#tokens, now - this.#updatedAt, this.#refillPerMs, this.capacity);
     this.#updatedAt = now;
   }
 
@@ -165,18 +177,38 @@ export class TokenBucket {
   }
 }
 
+/**
+ * One key's bucket in a keyed limiter: just the two numbers a bucket needs (a key never waits, so
+ * no queue or timer), and its place in the list of keys from most to least recently used.
+ */
+interface KeyBucket {
+  readonly key: string;
+  tokens: number;
+  updatedAt: number;
+  /** The key used just after this one (toward the newest end), if any. */
+  newer: KeyBucket | undefined;
+  /** The key used just before this one (toward the oldest end), if any. */
+  older: KeyBucket | undefined;
+}
+
 export class KeyedRateLimiter {
-  readonly #options: { capacity: number; refillPerSecond: number };
+  readonly #capacity: number;
+  readonly #refillPerMs: number;
   readonly #maxKeys: number;
-  /** Buckets by key; a Map iterates in insertion order, so re-inserting on use makes it an LRU. */
-  readonly #buckets = new Map<string, TokenBucket>();
+  readonly #buckets = new Map<string, KeyBucket>();
+  /**
+   * Both ends of a doubly linked list through the buckets, in order of use: moving a bucket to the
+   * newest end is a few pointer writes, and the oldest end is the one to evict.
+   */
+  #newest: KeyBucket | undefined;
+  #oldest: KeyBucket | undefined;
 
   constructor(options: KeyedRateLimiterOptions) {
     const { capacity, refillPerSecond, maxKeys = 10_000 } = options;
-    // Validates capacity and refillPerSecond once, up front, rather than on the first check.
-    new TokenBucket({ capacity, refillPerSecond });
+    requireLimits(capacity, refillPerSecond);
     requireCount(maxKeys, 'maxKeys');
-    this.#options = { capacity, refillPerSecond };
+    this.#capacity = capacity;
+    this.#refillPerMs = refillPerSecond / 1000;
     this.#maxKeys = maxKeys;
   }
 
@@ -186,31 +218,61 @@ export class KeyedRateLimiter {
 
   check(key: string, cost = 1): RateLimitDecision {
     requireCount(cost, 'cost');
-    const bucket = this.#bucketFor(key);
-    const allowed = bucket.tryTake(cost);
+    // One clock read: every number in the decision describes the same instant.
+    const now = performance.now();
+    const bucket = this.#use(key, now);
+    const elapsedMs = now - bucket.updatedAt;
+    const tokens = refilled(bucket.tokens, elapsedMs, this.#refillPerMs, this.#capacity);
+    const allowed = tokens >= cost;
+    const left = allowed ? tokens - cost : tokens;
+    bucket.tokens = left;
+    bucket.updatedAt = now;
+    let retryAfterMs = 0;
+    if (!allowed) {
+      // A cost above capacity is never allowed (a bucket never holds more): no wait will help.
+      retryAfterMs = cost > this.#capacity ? Infinity : (cost - left) / this.#refillPerMs;
+    }
     return {
       allowed,
-      limit: bucket.capacity,
-      remaining: Math.floor(bucket.tokens),
-      retryAfterMs: allowed ? 0 : bucket.msUntil(cost),
-      resetMs: bucket.msUntil(bucket.capacity),
+      limit: this.#capacity,
+      remaining: Math.floor(left),
+      retryAfterMs,
+      resetMs: (this.#capacity - left) / this.#refillPerMs,
     };
   }
 
-  #bucketFor(key: string): TokenBucket {
+  /**
+   * The key's bucket, moved to the newest end. A new key gets a full bucket; if `maxKeys` are
+   * held, the least recently used one makes room.
+   */
+  #use(key: string, now: number): KeyBucket {
     let bucket = this.#buckets.get(key);
     if (bucket !== undefined) {
-      this.#buckets.delete(key);
+      this.#unlink(bucket);
     } else {
-      if (this.#buckets.size >= this.#maxKeys) {
-        // The first key in iteration order is the least recently used.
-        const oldest = this.#buckets.keys().next();
-        if (oldest.done !== true) this.#buckets.delete(oldest.value);
+      const oldest = this.#oldest;
+      if (this.#buckets.size >= this.#maxKeys && oldest !== undefined) {
+        this.#unlink(oldest);
+        this.#buckets.delete(oldest.key);
       }
-      bucket = new TokenBucket(this.#options);
+      bucket = { key, tokens: this.#capacity, updatedAt: now, newer: undefined, older: undefined };
+      this.#buckets.set(key, bucket);
     }
-    this.#buckets.set(key, bucket);
+    // Link in as the newest.
+    bucket.older = this.#newest;
+    bucket.newer = undefined;
+    if (this.#newest !== undefined) this.#newest.newer = bucket;
+    else this.#oldest = bucket;
+    this.#newest = bucket;
     return bucket;
+  }
+
+  /** Takes a bucket out of the list, joining its neighbours (or moving an end). */
+  #unlink(bucket: KeyBucket): void {
+    if (bucket.newer !== undefined) bucket.newer.older = bucket.older;
+    else this.#newest = bucket.older;
+    if (bucket.older !== undefined) bucket.older.newer = bucket.newer;
+    else this.#oldest = bucket.newer;
   }
 }
 
