@@ -18,16 +18,24 @@ export interface SetOptions {
   ttlMs?: number;
 }
 
-interface Entry<V> {
+/** One stored entry, and its place in the recency list. */
+interface Entry<K, V> {
+  key: K;
   value: V;
   /** `performance.now()` from which the entry is expired; `Infinity` for never. */
   expiresAt: number;
+  /** The entry used next after this one; `undefined` for the most recently used. */
+  newer: Entry<K, V> | undefined;
+  /** The entry used last before this one; `undefined` for the least recently used. */
+  older: Entry<K, V> | undefined;
 }
 
 export class LruTtlCache<K, V> {
-  // A Map iterates in insertion order, so deleting and re-inserting a key on every use keeps it
-  // ordered from least to most recently used: the first key is the one to evict, in O(1).
-  readonly #entries = new Map<K, Entry<V>>();
+  // The Map finds an entry by key; the entries are also linked from most to least recently used,
+  // so marking one as used is a few pointer writes and the one to evict is always at #oldest.
+  readonly #entries = new Map<K, Entry<K, V>>();
+  #newest: Entry<K, V> | undefined;
+  #oldest: Entry<K, V> | undefined;
   /** Loads in flight, so concurrent `getOrLoad` callers of one key share one loader call. */
   readonly #loads = new Map<K, Promise<V>>();
   readonly #maxEntries: number;
@@ -54,7 +62,7 @@ export class LruTtlCache<K, V> {
   get(key: K): V | undefined {
     const entry = this.#live(key);
     if (entry === undefined) return undefined;
-    this.#touch(key, entry);
+    this.#moveToNewest(entry);
     return entry.value;
   }
 
@@ -72,21 +80,39 @@ export class LruTtlCache<K, V> {
   set(key: K, value: V, options?: SetOptions): this {
     // Validate before touching anything: a rejected call leaves the cache as it was.
     const ttlMs = options?.ttlMs === undefined ? this.#ttlMs : checkTtl(options.ttlMs);
-    const now = performance.now();
-    const previous = this.#entries.get(key);
-    if (previous !== undefined) this.#entries.delete(key);
-    this.#entries.set(key, { value, expiresAt: ttlMs > 0 ? now + ttlMs : Infinity });
+    // The clock is read only for an entry that expires, and that reading serves the whole call.
+    const now = ttlMs > 0 ? performance.now() : undefined;
+    const expiresAt = now === undefined ? Infinity : now + ttlMs;
 
-    let evicted: [K, Entry<V>] | undefined;
-    if (this.#entries.size > this.#maxEntries) {
-      // A new key pushed the cache over its limit: the first key is the least recently used.
-      evicted = this.#entries.entries().next().value;
-      if (evicted !== undefined) this.#entries.delete(evicted[0]);
+    const existing = this.#entries.get(key);
+    if (existing !== undefined) {
+      // Replace in place. The reason is decided before the new deadline hides an old expiry.
+      const replaced = existing.value;
+      const reason = removalReason(existing, 'set', now);
+      existing.value = value;
+      existing.expiresAt = expiresAt;
+      this.#moveToNewest(existing);
+      this.#onEviction?.(key, replaced, reason);
+      return this;
     }
 
+    if (this.#entries.size < this.#maxEntries) {
+      this.#add({ key, value, expiresAt, newer: undefined, older: undefined });
+      return this;
+    }
+
+    // The cache is full: the new key takes the place of the least recently used entry, and
+    // reuses its object, so a full cache allocates nothing per `set`.
+    const evicted = this.#oldest!;
+    const { key: evictedKey, value: evictedValue } = evicted;
+    const reason = removalReason(evicted, 'evict', now);
+    this.#remove(evicted);
+    evicted.key = key;
+    evicted.value = value;
+    evicted.expiresAt = expiresAt;
+    this.#add(evicted);
     // Callbacks run last, so they see the cache as it now is (and may safely use it).
-    if (previous !== undefined) this.#notify(key, previous, 'set', now);
-    if (evicted !== undefined) this.#notify(evicted[0], evicted[1], 'evict', now);
+    this.#onEviction?.(evictedKey, evictedValue, reason);
     return this;
   }
 
@@ -94,18 +120,23 @@ export class LruTtlCache<K, V> {
   delete(key: K): boolean {
     const entry = this.#entries.get(key);
     if (entry === undefined) return false;
-    this.#entries.delete(key);
-    const now = performance.now();
-    this.#notify(key, entry, 'delete', now);
-    return !isExpired(entry, now);
+    const reason = removalReason(entry, 'delete');
+    this.#remove(entry);
+    this.#onEviction?.(key, entry.value, reason);
+    return reason !== 'expire';
   }
 
   /** Removes every entry. */
   clear(): void {
-    const removed = [...this.#entries];
-    this.#entries.clear();
     const now = performance.now();
-    for (const [key, entry] of removed) this.#notify(key, entry, 'clear', now);
+    const removed: [K, V, EvictionReason][] = [];
+    for (let entry = this.#newest; entry !== undefined; entry = entry.older) {
+      removed.push([entry.key, entry.value, removalReason(entry, 'clear', now)]);
+    }
+    this.#entries.clear();
+    this.#newest = undefined;
+    this.#oldest = undefined;
+    for (const [key, value, reason] of removed) this.#onEviction?.(key, value, reason);
   }
 
   /** Entries stored; expired entries not yet removed are still counted. */
@@ -120,29 +151,27 @@ export class LruTtlCache<K, V> {
 
   /** Live entries as `[key, value]`, most to least recently used. */
   entries(): IterableIterator<[K, V]> {
-    // Map iterators only run forwards (least recent first), so take a snapshot and reverse it.
-    // The snapshot also makes iteration safe if the caller changes the cache meanwhile.
+    // A snapshot, taken by walking the list from the newest end: iterating it stays safe if the
+    // caller changes the cache meanwhile, and expired entries are removed before it is returned.
     const now = performance.now();
     const live: [K, V][] = [];
-    const expired: [K, Entry<V>][] = [];
-    for (const [key, entry] of this.#entries) {
-      if (isExpired(entry, now)) expired.push([key, entry]);
-      else live.push([key, entry.value]);
+    const expired: Entry<K, V>[] = [];
+    for (let entry = this.#newest; entry !== undefined; entry = entry.older) {
+      if (isExpired(entry, now)) expired.push(entry);
+      else live.push([entry.key, entry.value]);
     }
-    for (const [key] of expired) this.#entries.delete(key);
-    for (const [key, entry] of expired) this.#notify(key, entry, 'expire', now);
-    return live.reverse().values();
+    this.#removeExpired(expired);
+    return live.values();
   }
 
   /** Removes every expired entry now; returns how many were removed. */
   prune(): number {
     const now = performance.now();
-    const expired: [K, Entry<V>][] = [];
-    for (const [key, entry] of this.#entries) {
-      if (isExpired(entry, now)) expired.push([key, entry]);
+    const expired: Entry<K, V>[] = [];
+    for (let entry = this.#newest; entry !== undefined; entry = entry.older) {
+      if (isExpired(entry, now)) expired.push(entry);
     }
-    for (const [key] of expired) this.#entries.delete(key);
-    for (const [key, entry] of expired) this.#notify(key, entry, 'expire', now);
+    this.#removeExpired(expired);
     return expired.length;
   }
 
@@ -158,7 +187,7 @@ export class LruTtlCache<K, V> {
 
     const entry = this.#live(key);
     if (entry !== undefined) {
-      this.#touch(key, entry);
+      this.#moveToNewest(entry);
       return entry.value;
     }
 
@@ -182,31 +211,72 @@ export class LruTtlCache<K, V> {
   }
 
   /** The entry for `key` if it is live; an expired one is removed (reported as `'expire'`). */
-  #live(key: K): Entry<V> | undefined {
+  #live(key: K): Entry<K, V> | undefined {
     const entry = this.#entries.get(key);
-    if (entry === undefined) return undefined;
-    const now = performance.now();
-    if (!isExpired(entry, now)) return entry;
-    this.#entries.delete(key);
-    this.#notify(key, entry, 'expire', now);
+    if (entry === undefined || !isExpired(entry)) return entry;
+    this.#remove(entry);
+    this.#onEviction?.(key, entry.value, 'expire');
     return undefined;
   }
 
-  /** Marks a live entry most recently used: re-inserting moves it to the end of the Map. */
-  #touch(key: K, entry: Entry<V>): void {
-    this.#entries.delete(key);
-    this.#entries.set(key, entry);
+  /** Removes the given expired entries, then reports them. */
+  #removeExpired(expired: Entry<K, V>[]): void {
+    for (const entry of expired) this.#remove(entry);
+    for (const entry of expired) this.#onEviction?.(entry.key, entry.value, 'expire');
   }
 
-  /** Reports a removed entry; whatever removed it, an entry already expired reports `'expire'`. */
-  #notify(key: K, entry: Entry<V>, reason: EvictionReason, now: number): void {
-    this.#onEviction?.(key, entry.value, isExpired(entry, now) ? 'expire' : reason);
+  /** Stores an entry that is not stored yet, as the most recently used. */
+  #add(entry: Entry<K, V>): void {
+    this.#entries.set(entry.key, entry);
+    this.#linkAsNewest(entry);
+  }
+
+  /** Takes an entry out of the Map and out of the recency list. */
+  #remove(entry: Entry<K, V>): void {
+    this.#entries.delete(entry.key);
+    this.#unlink(entry);
+  }
+
+  /** Marks a stored entry most recently used. */
+  #moveToNewest(entry: Entry<K, V>): void {
+    this.#unlink(entry);
+    this.#linkAsNewest(entry);
+  }
+
+  /** Takes an entry out of the recency list, joining its neighbours (or moving the ends). */
+  #unlink(entry: Entry<K, V>): void {
+    if (entry.newer === undefined) this.#newest = entry.older;
+    else entry.newer.older = entry.older;
+    if (entry.older === undefined) this.#oldest = entry.newer;
+    else entry.older.newer = entry.newer;
+  }
+
+  /** Puts an entry that is not in the recency list at its newest end. */
+  #linkAsNewest(entry: Entry<K, V>): void {
+    entry.newer = undefined;
+    entry.older = this.#newest;
+    if (this.#newest === undefined) this.#oldest = entry;
+    else this.#newest.newer = entry;
+    this.#newest = entry;
   }
 }
 
-function isExpired(entry: Entry<unknown>, now: number): boolean {
-  // Live while now < set time + ttlMs: at the deadline itself the entry is already gone.
-  return now >= entry.expiresAt;
+/**
+ * Whether an entry has expired: it is live while now < set time + ttlMs. Without `now`, the clock
+ * is read only for an entry that can expire: a clock read is a good part of the cost of a `get`,
+ * which a cache without time-to-live need not pay.
+ */
+function isExpired(entry: Entry<unknown, unknown>, now?: number): boolean {
+  return entry.expiresAt !== Infinity && (now ?? performance.now()) >= entry.expiresAt;
+}
+
+/** Why an entry leaves the cache: whatever removes it, an entry already expired reports `'expire'`. */
+function removalReason(
+  entry: Entry<unknown, unknown>,
+  reason: EvictionReason,
+  now?: number,
+): EvictionReason {
+  return isExpired(entry, now) ? 'expire' : reason;
 }
 
 function checkTtl(ttlMs: unknown): number {
