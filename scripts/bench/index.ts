@@ -123,6 +123,31 @@ function table(suite: Suite, results: SubjectResult[]): string {
   return [pc.bold(line(heading)), ...rows.map(line)].join('\n');
 }
 
+/** Subjects named "reference…" are ours; every other subject is a peer. */
+const isReference = (result: SubjectResult): boolean => result.subject.startsWith('reference');
+
+/**
+ * One line per reference subject: its median ÷ the median of the peers' medians, for every
+ * metric at least one peer measured (the bar the references are held to).
+ */
+function peerLines(suite: Suite, results: SubjectResult[]): string[] {
+  const peers = results.filter((result) => !isReference(result));
+  const valueOf = (result: SubjectResult, key: string): number => {
+    const samples = result.metrics[key];
+    return samples === undefined ? NaN : median(samples);
+  };
+  return results.filter(isReference).map((reference) => {
+    const parts = suite.metrics.flatMap((metric) => {
+      const values = peers.map((peer) => valueOf(peer, metric.key)).filter(Number.isFinite);
+      const ours = valueOf(reference, metric.key);
+      if (values.length === 0 || !Number.isFinite(ours)) return [];
+      const arrow = metric.better === 'higher' ? '↑' : '↓';
+      return [`${metric.label} ${arrow} ${ratio(ours, median(values))}`];
+    });
+    return pc.dim(`${reference.subject} ÷ peers' median: ${parts.join(', ')}`);
+  });
+}
+
 const program = new Command('bench')
   .description('benchmark each kata reference against the production libraries (medians, ratios)')
   .argument('[slugs...]', `katas to benchmark (default all): ${SLUGS.join(', ')}`)
@@ -162,6 +187,7 @@ const program = new Command('bench')
           results.push(await runSubject(slug, subject, settings));
         }
         console.log(table(suite, results));
+        for (const line of peerLines(suite, results)) console.log(line);
         suite.check?.(results);
       } catch (error) {
         failed = true;
