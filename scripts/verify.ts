@@ -1,7 +1,8 @@
 /**
  * `npm run verify [-- <slug>...]`: the repository's own check, what CI runs. For every kata: the
- * reference passes every grader test, the stub fails them all with NotImplementedError, every
- * mutant fails at least one, and the kata's files are complete. Then types, lint and format.
+ * reference passes every grader test (and so does every alternative reference beside it), the stub
+ * fails them all with NotImplementedError, every mutant fails at least one, and the kata's files
+ * are complete. Then types, lint and format.
  * Prints a table per kata and exits non-zero naming every shortfall.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
@@ -13,6 +14,7 @@ import pMap from 'p-map';
 import pc from 'picocolors';
 import { availableKatas, requireKata, UsageError, type KataInfo } from './lib/katas.ts';
 import { listMutants, materializeMutant, type Mutant } from './lib/mutants.ts';
+import { listAlternatives, materializeAlternative, type Alternative } from './lib/alternatives.ts';
 import {
   GRADERS_DIR,
   KATAS_DIR,
@@ -36,6 +38,8 @@ interface KataReport {
   /** Checks that passed, counted for the closing "N passed, N failed" line. */
   passed: number;
   reference?: KataResult;
+  /** Other complete implementations in `solutions/<slug>/`: each must pass like the reference. */
+  alternatives: Array<{ alternative: Alternative; result?: KataResult }>;
   stub?: KataResult;
   mutants: Array<{ mutant: Mutant; result?: KataResult; error?: string }>;
   shortfalls: string[];
@@ -55,6 +59,7 @@ const program = new Command('npm run verify --')
       return {
         kata,
         passed: fileShortfalls.length === 0 ? 1 : 0,
+        alternatives: [],
         mutants: [],
         shortfalls: fileShortfalls,
       };
@@ -74,6 +79,17 @@ const program = new Command('npm run verify --')
           timeoutMs: REFERENCE_TIMEOUT_MS,
         });
       });
+      for (const alternative of listAlternatives(slug)) {
+        const entry: KataReport['alternatives'][number] = { alternative };
+        report.alternatives.push(entry);
+        jobs.push(async () => {
+          entry.result = await gradeKata({
+            slug,
+            target: materializeAlternative(alternative),
+            timeoutMs: REFERENCE_TIMEOUT_MS,
+          });
+        });
+      }
       jobs.push(async () => {
         report.stub = await gradeKata({ slug, target: 'katas' });
       });
@@ -150,6 +166,7 @@ const program = new Command('npm run verify --')
 function judge(report: KataReport): void {
   const checks = [
     judgeReference(report),
+    ...report.alternatives.map(judgeAlternative),
     judgeStub(report),
     report.mutants.length < MIN_MUTANTS
       ? [`${report.mutants.length} mutants; a kata needs at least ${MIN_MUTANTS}`]
@@ -184,6 +201,18 @@ function judgeReference({ reference }: KataReport): string[] {
       );
   }
   return shortfalls;
+}
+
+function judgeAlternative({ alternative, result }: KataReport['alternatives'][number]): string[] {
+  if (!result || result.status === 'solved') return [];
+  const first = firstFailure(result);
+  return [
+    `the alternative reference ${shown(alternative.file)} does not pass the grader (${result.status}, ${result.passed}/${result.total})` +
+      (result.problem ? `\n${result.problem}` : '') +
+      (first
+        ? `\nfirst failure: stage ${first.stage.number} › ${first.test.name}: ${first.test.failure?.message ?? ''}`
+        : ''),
+  ];
 }
 
 function judgeStub({ kata, stub }: KataReport): string[] {
@@ -251,14 +280,23 @@ function judgeHints({ kata, reference }: KataReport): string[] {
 
 function printTable(reports: KataReport[]): void {
   const width = Math.max(4, ...reports.map((report) => report.kata.slug.length));
+  const passing = (entries: KataReport['alternatives']): number =>
+    entries.filter((entry) => entry.result?.status === 'solved').length;
+  // "86/86", or "86/86 +1/1 alt" when the kata ships alternative references beside index.ts.
+  const referenceText = ({ reference, alternatives }: KataReport): string =>
+    (reference ? `${reference.passed}/${reference.total}` : '-') +
+    (alternatives.length > 0 ? ` +${passing(alternatives)}/${alternatives.length} alt` : '');
+  const refWidth = Math.max(10, ...reports.map((report) => referenceText(report).length)) + 1;
   console.log(
     pc.bold(
-      `${'kata'.padEnd(width)}  ${'reference'.padEnd(11)}${'stub'.padEnd(11)}${'mutants rejected'.padEnd(18)}time`,
+      `${'kata'.padEnd(width)}  ${'reference'.padEnd(refWidth)}${'stub'.padEnd(11)}${'mutants rejected'.padEnd(18)}time`,
     ),
   );
-  for (const { kata, reference, stub, mutants, shortfalls } of reports) {
+  for (const report of reports) {
+    const { kata, reference, alternatives, stub, mutants, shortfalls } = report;
     const ok = (good: boolean, text: string): string => (good ? pc.green(text) : pc.red(text));
-    const refText = reference ? `${reference.passed}/${reference.total}` : '-';
+    const referencesPass =
+      reference?.status === 'solved' && passing(alternatives) === alternatives.length;
     const stubText = stub ? (stub.status === 'not-started' ? 'rejected' : stub.status) : '-';
     const rejected = mutants.filter(
       (entry) =>
@@ -268,7 +306,7 @@ function printTable(reports: KataReport[]): void {
     const seconds = reference ? `${(reference.durationMs / 1000).toFixed(1)} s` : '';
     console.log(
       `${(shortfalls.length === 0 ? pc.green : pc.red)(kata.slug.padEnd(width))}  ` +
-        `${ok(reference?.status === 'solved', refText.padEnd(11))}` +
+        `${ok(referencesPass, referenceText(report).padEnd(refWidth))}` +
         `${ok(stub?.status === 'not-started', stubText.padEnd(11))}` +
         `${ok(rejected === mutants.length && mutants.length >= MIN_MUTANTS, mutantText.padEnd(18))}${pc.dim(seconds)}`,
     );
@@ -289,13 +327,14 @@ function checkFiles(slug: string): string[] {
   if (!existsSync(graderDir) || !readdirSync(graderDir).some((file) => file.endsWith('.test.ts'))) {
     shortfalls.push(`no grader: add graders/${slug}/<name>.test.ts`);
   }
-  if (existsSync(solutionFile(slug))) {
+  const references = [solutionFile(slug), ...listAlternatives(slug).map((a) => a.file)];
+  for (const file of references.filter((f) => existsSync(f))) {
     const relative = /^\s*(?:import|export)\b[^'"]*from\s+['"](\.[^'"]*)['"]/m.exec(
-      readFileSync(solutionFile(slug), 'utf8'),
+      readFileSync(file, 'utf8'),
     );
     if (relative)
       shortfalls.push(
-        `${shown(solutionFile(slug))} imports "${relative[1]}": a reference must be self-contained, since mutants are generated from it elsewhere`,
+        `${shown(file)} imports "${relative[1]}": a reference must be self-contained, since it is graded (and mutated) from another folder`,
       );
   }
   return shortfalls;
