@@ -9,6 +9,7 @@ import { Command } from 'commander';
 import pc from 'picocolors';
 import { confirmed, gradeNow, renderMarkdownFile, slugArgument, stagesLine } from '../lib/cli.ts';
 import { requireKata } from '../lib/katas.ts';
+import { listAlternatives } from '../lib/alternatives.ts';
 import { SOLUTIONS_DIR, kataFile, shown, solutionFile } from '../lib/paths.ts';
 import { touch, updateProgress } from '../lib/progress.ts';
 
@@ -94,4 +95,11 @@ async function printSolution(slug: string, solved: boolean): Promise<void> {
       .join('\n')
       .trimEnd(),
   );
+  const alternatives = listAlternatives(slug);
+  if (alternatives.length > 0) {
+    console.log(
+      `\nAlso passing the same grader, written another way (NOTES says why): ` +
+        alternatives.map((alternative) => shown(alternative.file)).join(', '),
+    );
+  }
 }
