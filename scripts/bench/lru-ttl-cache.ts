@@ -1,6 +1,7 @@
 /**
- * lru-ttl-cache against lru-cache (with and without `ttl`) and quick-lru: a mixed stream of gets
- * and sets on a cache holding 100,000 entries, and heap bytes per entry.
+ * lru-ttl-cache (the reference, and slots.ts in lru-cache's layout) against lru-cache (with and
+ * without `ttl`) and quick-lru: a mixed stream of gets and sets on a cache holding 100,000
+ * entries, and heap bytes per entry.
  */
 import {
   heapPerEntry,
@@ -84,6 +85,19 @@ export const suite: Suite = {
     },
     'reference, ttl': async (settings) => {
       const { LruTtlCache } = await import('../../solutions/lru-ttl-cache/index.ts');
+      return measure(
+        (maxEntries) => new LruTtlCache<string, number>({ maxEntries, ttlMs: TTL_MS }),
+        settings,
+      );
+    },
+    // The same contract in lru-cache's layout (solutions/lru-ttl-cache/slots.ts): slot numbers
+    // and index-linked arrays instead of an object per entry.
+    'reference, slots': async (settings) => {
+      const { LruTtlCache } = await import('../../solutions/lru-ttl-cache/slots.ts');
+      return measure((maxEntries) => new LruTtlCache<string, number>({ maxEntries }), settings);
+    },
+    'reference, slots, ttl': async (settings) => {
+      const { LruTtlCache } = await import('../../solutions/lru-ttl-cache/slots.ts');
       return measure(
         (maxEntries) => new LruTtlCache<string, number>({ maxEntries, ttlMs: TTL_MS }),
         settings,
