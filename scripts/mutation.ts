@@ -4,10 +4,10 @@
  * grader only (stryker/vitest.config.js); a mutant the grader passes is a mistake it would not
  * catch. Writes `reports/mutation/<slug>/mutation.html` and `.json` (git-ignored), then prints a
  * table: killed, survived, timed out, no coverage, ignored and score per kata. Survivors shown
- * equivalent are listed, with why, in `graders/<slug>/EQUIVALENT.md`; those whose mutation only
- * changes wording we chose (log lines, error bodies the contract leaves open) are also disabled in
- * the reference with a `// Stryker disable next-line <mutator>: <reason>` comment, which Stryker
- * reports as ignored and leaves out of the score. The table also shows the score with them counted
+ * equivalent are listed, with why, in `graders/<slug>/EQUIVALENT.md`; where a mutation only
+ * changes wording we chose (log lines, error bodies the contract leaves open), the reference may
+ * also disable it with a `// Stryker disable next-line <mutator>: <reason>` comment, which Stryker
+ * reports as ignored and leaves out of the score (graceful-shutdown does). The table also shows the score with them counted
  * as survivors, so nothing is hidden.
  *
  * Not part of `npm run verify`: it takes minutes per kata (see the README).
