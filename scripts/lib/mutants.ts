@@ -140,14 +140,14 @@ export function rebaseMutant(mutant: Mutant, revision: string): RebaseOutcome {
   if (applyPatch(reference, patch) !== false) return 'applies';
 
   const relative = `solutions/${mutant.slug}/index.ts`;
-  const shown = spawnSync('git', ['show', `${revision}:${relative}`], {
+  const gitShow = spawnSync('git', ['show', `${revision}:${relative}`], {
     cwd: REPO_ROOT,
     encoding: 'utf8',
   });
-  if (shown.status !== 0) {
-    throw new Error(`git show ${revision}:${relative} failed: ${shown.stderr.trim()}`);
+  if (gitShow.status !== 0) {
+    throw new Error(`git show ${revision}:${relative} failed: ${gitShow.stderr.trim()}`);
   }
-  const oldReference = shown.stdout;
+  const oldReference = gitShow.stdout;
   const oldMutant = applyPatch(oldReference, patch);
   if (oldMutant === false) {
     throw new Error(
