@@ -1,7 +1,8 @@
 /**
  * Authoring mutants (for maintainers, not learners):
  *   npm run mutant -- edit <slug> <name>              copy the reference (or the mutant) out to edit
- *   npm run mutant -- save <slug> <name> "<mistake>"  store the edit as graders/<slug>/mutants/<name>.patch
+ *   npm run mutant -- save <slug> <name> "<mistake>" --breaks R4[,R7]
+ *                                                     store the edit as graders/<slug>/mutants/<name>.patch
  *   npm run mutant -- test <slug> [name...]           grade mutants; each must fail at least one test
  *   npm run mutant -- rebase <slug> [--from <rev>]    carry mutants over to a changed reference
  */
@@ -16,6 +17,7 @@ import {
   rebaseMutant,
   saveMutant,
 } from './lib/mutants.ts';
+import { parseRuleList } from './lib/ledger.ts';
 import { shown } from './lib/paths.ts';
 import { requireKata } from './lib/katas.ts';
 
@@ -33,17 +35,23 @@ program
 
 program
   .command('save <slug> <name> [mistake]')
-  .description('save the edited scratch file as a patch headed by its one-line mistake')
-  .action((slug: string, name: string, mistake: string | undefined) => {
-    requireKata(slug);
-    const known = listMutants(slug).find((mutant) => mutant.name === name)?.mistake;
-    const line = mistake ?? known;
-    if (!line)
-      throw new Error(
-        `a new mutant needs its mistake: npm run mutant -- save ${slug} ${name} "<mistake>"`,
-      );
-    console.log(`Saved ${shown(saveMutant(slug, name, line))}`);
-  });
+  .description(
+    'save the edited scratch file as a patch headed by the rules it breaks and its one-line mistake',
+  )
+  .option('--breaks <rules>', "the README's rules the mistake breaks, e.g. R4 or R4,R7")
+  .action(
+    (slug: string, name: string, mistake: string | undefined, options: { breaks?: string }) => {
+      requireKata(slug);
+      const known = listMutants(slug).find((mutant) => mutant.name === name);
+      const line = mistake ?? known?.mistake;
+      const rules = options.breaks ? parseRuleList(options.breaks) : (known?.rules ?? []);
+      if (!line || rules.length === 0)
+        throw new Error(
+          `a new mutant needs its mistake and the rules it breaks: npm run mutant -- save ${slug} ${name} "<mistake>" --breaks R<n>`,
+        );
+      console.log(`Saved ${shown(saveMutant(slug, name, line, rules))}`);
+    },
+  );
 
 program
   .command('test <slug> [names...]')

@@ -27,6 +27,7 @@ import {
 import { firstFailure, type KataResult } from './lib/results.ts';
 import { gradeKata } from './lib/run-grader.ts';
 import { readHints } from './lib/hints.ts';
+import { checkLedger, readReadme, rulesDefined, type Ledger } from './lib/ledger.ts';
 
 /** KATA_STANDARD.md: at least eight realistic wrong implementations per kata. */
 const MIN_MUTANTS = 8;
@@ -42,6 +43,8 @@ interface KataReport {
   alternatives: Array<{ alternative: Alternative; result?: KataResult }>;
   stub?: KataResult;
   mutants: Array<{ mutant: Mutant; result?: KataResult; error?: string }>;
+  /** The rules ledger, once the reference and the mutants are graded. */
+  ledger?: Ledger;
   shortfalls: string[];
 }
 
@@ -173,6 +176,7 @@ function judge(report: KataReport): void {
       : [],
     ...report.mutants.map(judgeMutant),
     judgeHints(report),
+    judgeLedger(report),
   ];
   for (const found of checks) {
     if (found.length === 0) report.passed += 1;
@@ -278,6 +282,36 @@ function judgeHints({ kata, reference }: KataReport): string[] {
   return shortfalls;
 }
 
+/** Every rule of the README named by a test and broken by a rejected mutant (ledger.ts). */
+function judgeLedger(report: KataReport): string[] {
+  const { kata, reference, mutants } = report;
+  if (!reference || reference.total === 0) return [];
+  let readme: string;
+  try {
+    readme = readReadme(kata.slug);
+  } catch {
+    return []; // checkFiles has already named the missing README
+  }
+  // Transitional: a kata whose README labels no rule yet is not held to the ledger.
+  if (rulesDefined(readme).labels.length === 0) return [];
+  report.ledger = checkLedger({
+    readme,
+    tests: reference.stages.flatMap((stage) =>
+      stage.tests.map((test) => `stage ${stage.number}: ${stage.title} › ${test.name}`),
+    ),
+    mutants: mutants.map(({ mutant, result }) => ({
+      name: mutant.name,
+      rules: mutant.rules,
+      rejected: isRejected(result),
+    })),
+  });
+  return report.ledger.shortfalls.map((text) => `rules: ${text}`);
+}
+
+/** A mutant some test failed (or that hung): it loaded, and the grader did not pass it. */
+const isRejected = (result: KataResult | undefined): boolean =>
+  result !== undefined && result.status !== 'solved' && result.status !== 'load-error';
+
 function printTable(reports: KataReport[]): void {
   const width = Math.max(4, ...reports.map((report) => report.kata.slug.length));
   const passing = (entries: KataReport['alternatives']): number =>
@@ -289,7 +323,7 @@ function printTable(reports: KataReport[]): void {
   const refWidth = Math.max(10, ...reports.map((report) => referenceText(report).length)) + 1;
   console.log(
     pc.bold(
-      `${'kata'.padEnd(width)}  ${'reference'.padEnd(refWidth)}${'stub'.padEnd(11)}${'mutants rejected'.padEnd(18)}time`,
+      `${'kata'.padEnd(width)}  ${'reference'.padEnd(refWidth)}${'stub'.padEnd(11)}${'mutants rejected'.padEnd(18)}${'rules graded'.padEnd(14)}time`,
     ),
   );
   for (const report of reports) {
@@ -298,17 +332,17 @@ function printTable(reports: KataReport[]): void {
     const referencesPass =
       reference?.status === 'solved' && passing(alternatives) === alternatives.length;
     const stubText = stub ? (stub.status === 'not-started' ? 'rejected' : stub.status) : '-';
-    const rejected = mutants.filter(
-      (entry) =>
-        entry.result && entry.result.status !== 'solved' && entry.result.status !== 'load-error',
-    ).length;
+    const rejected = mutants.filter((entry) => isRejected(entry.result)).length;
     const mutantText = `${rejected}/${mutants.length}`;
+    const { ledger } = report;
+    const rulesText = ledger ? `${ledger.graded.length}/${ledger.rules.length}` : '-';
     const seconds = reference ? `${(reference.durationMs / 1000).toFixed(1)} s` : '';
     console.log(
       `${(shortfalls.length === 0 ? pc.green : pc.red)(kata.slug.padEnd(width))}  ` +
         `${ok(referencesPass, referenceText(report).padEnd(refWidth))}` +
         `${ok(stub?.status === 'not-started', stubText.padEnd(11))}` +
-        `${ok(rejected === mutants.length && mutants.length >= MIN_MUTANTS, mutantText.padEnd(18))}${pc.dim(seconds)}`,
+        `${ok(rejected === mutants.length && mutants.length >= MIN_MUTANTS, mutantText.padEnd(18))}` +
+        `${ok(ledger !== undefined && ledger.shortfalls.length === 0, rulesText.padEnd(14))}${pc.dim(seconds)}`,
     );
   }
 }

@@ -1,7 +1,8 @@
 /**
  * Mutants: known-wrong implementations that a grader must reject. Each is stored as a unified
- * diff against the reference, `graders/<slug>/mutants/<name>.patch`, whose first line is
- * `# Mistake: <the mistake, in one line>`. Storing the mistake rather than a full copy keeps each
+ * diff against the reference, `graders/<slug>/mutants/<name>.patch`, whose first line names the
+ * rules of the kata's README it breaks and the mistake, in one line:
+ * `# breaks R4, R7: <the mistake>` (see ledger.ts). Storing the mistake rather than a full copy keeps each
  * mutant reviewable at a glance and in step with the reference: when the reference changes so that
  * a patch no longer applies, verify says so instead of testing stale code.
  */
@@ -18,15 +19,16 @@ import {
 import os from 'node:os';
 import path from 'node:path';
 import { applyPatch, createTwoFilesPatch } from 'diff';
+import { parseBreaksLine } from './ledger.ts';
 import { MUTANTS_BUILD_DIR, REPO_ROOT, mutantsDir, shown, solutionFile } from './paths.ts';
-
-const MISTAKE_LINE = /^# Mistake: (.+)$/;
 
 export interface Mutant {
   slug: string;
   name: string;
   /** The one-line description of the mistake. */
   mistake: string;
+  /** The README's rules it breaks (`['R4']`). */
+  rules: string[];
   patchFile: string;
 }
 
@@ -39,11 +41,16 @@ export function listMutants(slug: string): Mutant[] {
     .map((file) => {
       const patchFile = path.join(dir, file);
       const firstLine = readFileSync(patchFile, 'utf8').split('\n', 1)[0] ?? '';
-      const mistake = MISTAKE_LINE.exec(firstLine)?.[1]?.trim();
-      if (!mistake) {
-        throw new Error(`${shown(patchFile)} must start with "# Mistake: <what is wrong>"`);
+      // Transitional: `# Mistake: …` names no rule, which the ledger reports once the README labels its rules.
+      const legacy = /^# Mistake: (.+)$/.exec(firstLine)?.[1]?.trim();
+      const header =
+        parseBreaksLine(firstLine) ?? (legacy ? { rules: [], mistake: legacy } : undefined);
+      if (!header) {
+        throw new Error(
+          `${shown(patchFile)} must start with "# breaks R<n>[, R<m>]: <the mistake>"`,
+        );
       }
-      return { slug, name: file.slice(0, -'.patch'.length), mistake, patchFile };
+      return { slug, name: file.slice(0, -'.patch'.length), ...header, patchFile };
     });
 }
 
@@ -95,8 +102,8 @@ export function beginEdit(slug: string, name: string): string {
   return mutantSourceFile(slug, name);
 }
 
-/** Saves the edited mutant as a patch against the reference, headed by its mistake. */
-export function saveMutant(slug: string, name: string, mistake: string): string {
+/** Saves the edited mutant as a patch against the reference, headed by the rules it breaks and its mistake. */
+export function saveMutant(slug: string, name: string, mistake: string, rules: string[]): string {
   const edited = readFileSync(mutantSourceFile(slug, name), 'utf8');
   const reference = readFileSync(solutionFile(slug), 'utf8');
   if (edited === reference) {
@@ -120,7 +127,7 @@ export function saveMutant(slug: string, name: string, mistake: string): string 
   const body = patch.slice(patch.indexOf('--- '));
   const patchFile = path.join(mutantsDir(slug), `${name}.patch`);
   mkdirSync(path.dirname(patchFile), { recursive: true });
-  writeFileSync(patchFile, `# Mistake: ${mistake.trim()}\n${body}`);
+  writeFileSync(patchFile, `# breaks ${rules.join(', ')}: ${mistake.trim()}\n${body}`);
   return patchFile;
 }
 
@@ -178,7 +185,7 @@ export function rebaseMutant(mutant: Mutant, revision: string): RebaseOutcome {
     mkdirSync(path.dirname(file), { recursive: true });
     writeFileSync(file, merge.stdout);
     if (merge.status !== 0) return 'conflict';
-    saveMutant(mutant.slug, mutant.name, mutant.mistake);
+    saveMutant(mutant.slug, mutant.name, mutant.mistake, mutant.rules);
     return 'rebased';
   } finally {
     rmSync(scratch, { recursive: true, force: true });

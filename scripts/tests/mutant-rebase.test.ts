@@ -26,7 +26,7 @@ const commit = (message: string): void => {
 async function saveMutant(name: string, from: string, to: string): Promise<void> {
   expect((await mutant(['edit', slug, name])).code).toBe(0);
   sandbox.write(scratchOf(name), sandbox.read(scratchOf(name)).replace(from, to));
-  const saved = await mutant(['save', slug, name, `test mistake ${name}`]);
+  const saved = await mutant(['save', slug, name, `test mistake ${name}`, '--breaks', 'R1,R2']);
   expect(saved.code, saved.stderr).toBe(0);
 }
 
@@ -62,7 +62,7 @@ describe('mutant rebase', { timeout: 60_000 }, () => {
 
     const far = sandbox.read(patchOf('far'));
     expect(far, 'the rebased patch is rewritten').not.toBe(farBefore);
-    expect(far.split('\n')[0]).toBe('# Mistake: test mistake far');
+    expect(far.split('\n')[0]).toBe('# breaks R1, R2: test mistake far');
     expect(far).toContain('+' + original.split('\n')[39]! + ' // far');
     expect(far, 'the rebased patch carries the reference change as context').toContain(
       ' ' + original.split('\n')[36]! + ' // changed',
