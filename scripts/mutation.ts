@@ -21,8 +21,11 @@ import pc from 'picocolors';
 import { availableKatas, requireKata, UsageError } from './lib/katas.ts';
 import { REPO_ROOT } from '../graders/support/target.ts';
 
-/** The score every kata must reach (killed + timed out, over all mutants with a result). */
-const THRESHOLD = 90;
+/**
+ * The score every kata must reach: killed + timed out, over all mutants with a result, with
+ * mutations a reference marks as ignored counted as survivors (nothing is hidden by ignoring it).
+ */
+const THRESHOLD = 95;
 
 interface Row {
   slug: string;
@@ -136,9 +139,9 @@ function printTable(rows: Row[]): void {
   console.log(`\n${pc.bold(`${line(header)}  ${'score'.padStart(7)}  ${counted}  time`)}`);
   for (const [i, row] of rows.entries()) {
     const score = `${row.score.toFixed(2)}%`.padStart(7);
-    const coloured = row.score >= THRESHOLD ? pc.green(score) : pc.red(score);
     const raw = `${row.scoreCountingIgnored.toFixed(2)}%`.padStart(counted.length);
-    console.log(`${line(cells[i]!)}  ${coloured}  ${pc.dim(raw)}  ${Math.round(row.seconds)} s`);
+    const judged = row.scoreCountingIgnored >= THRESHOLD ? pc.green(raw) : pc.red(raw);
+    console.log(`${line(cells[i]!)}  ${pc.dim(score)}  ${judged}  ${Math.round(row.seconds)} s`);
   }
 }
 
@@ -174,11 +177,11 @@ const program = new Command('npm run mutation --')
       console.log(pc.red(`not mutation-tested (see the errors above): ${failed.join(', ')}`));
       process.exitCode = 1;
     }
-    const below = rows.filter((row) => row.score < THRESHOLD);
+    const below = rows.filter((row) => row.scoreCountingIgnored < THRESHOLD);
     if (below.length > 0) {
       console.log(
         pc.red(
-          `below ${THRESHOLD}%: ${below.map((r) => r.slug).join(', ')}; kill the survivors with ` +
+          `below ${THRESHOLD}% (ignored mutations counted): ${below.map((r) => r.slug).join(', ')}; kill the survivors with ` +
             `contract tests or list them in graders/<slug>/EQUIVALENT.md`,
         ),
       );
