@@ -3,10 +3,12 @@
  * (override with FC_SEED=<n> to explore, FC_RUNS=<n> for more runs), and every test starts and
  * ends on real timers so one test's fake clock never leaks into the next.
  */
-import { appendFileSync } from 'node:fs';
+import { appendFileSync, existsSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
 import fc from 'fast-check';
 import { afterEach, beforeAll, beforeEach, vi } from 'vitest';
 import { perfHooksWithGraderClock, timersWithGraderClock, withGraderClock } from './node-clock.ts';
+import { gradersRootOf, readCopyManifest, type CopyManifest } from './target.ts';
 
 const seed = Number(process.env.FC_SEED ?? 20_261_121);
 const numRuns = Number(process.env.FC_RUNS ?? 200);
@@ -32,31 +34,56 @@ for (const id of ['node:perf_hooks', 'perf_hooks']) {
 // While grading (scripts/lib/run-grader.ts), note each test's start and end from inside the test
 // process, synchronously: if the code under test loops forever, Vitest's own batched reports never
 // arrive, and this record is what tells the learner which test hung and which passed before it.
-const progressFile = process.env.KATA_REPORT_FILE;
-if (progressFile) {
-  // The file's tests, listed before any runs (Vitest's own list may be lost the same way).
-  // Vitest requires a destructuring pattern for the fixtures argument; the file suite comes second.
-  // eslint-disable-next-line no-empty-pattern
-  beforeAll(({}, file) => {
+// In a verify run (scripts/lib/verify-run.ts), each copy of the graders has its own record,
+// `events.jsonl` beside its `target.json`, and a mutant's copy skips its remaining tests once one
+// has failed: one failure is its verdict.
+const copies = new Map<string, CopyManifest | undefined>();
+const copyOf = (testFile: string): { root: string; manifest: CopyManifest } | undefined => {
+  const root = gradersRootOf(testFile);
+  if (root === undefined) return undefined;
+  if (!copies.has(root)) copies.set(root, readCopyManifest(root));
+  const manifest = copies.get(root);
+  return manifest ? { root, manifest } : undefined;
+};
+const progressFileOf = (testFile: string): string | undefined => {
+  const copy = copyOf(testFile);
+  return copy ? path.join(copy.root, 'events.jsonl') : process.env.KATA_REPORT_FILE;
+};
+const bailsOf = (testFile: string): boolean => copyOf(testFile)?.manifest.bail === true;
+const failedMarker = (progressFile: string): string => `${progressFile}.failed`;
+
+// The file's tests, listed before any runs (Vitest's own list may be lost the same way).
+// Vitest requires a destructuring pattern for the fixtures argument; the file suite comes second.
+// eslint-disable-next-line no-empty-pattern
+beforeAll(({}, file) => {
+  const progressFile = progressFileOf(file.file.filepath);
+  if (progressFile)
     appendFileSync(
       progressFile,
       `${JSON.stringify({ type: 'collected', tests: listTests(file) })}\n`,
     );
-  });
-  beforeEach((context) => {
-    appendFileSync(
-      progressFile,
-      `${JSON.stringify({ type: 'worker-start', id: context.task.id })}\n`,
-    );
-  });
-  afterEach((context) => {
-    const failed = (context.task.result?.errors?.length ?? 0) > 0;
-    appendFileSync(
-      progressFile,
-      `${JSON.stringify({ type: 'worker-end', id: context.task.id, failed })}\n`,
-    );
-  });
-}
+});
+beforeEach((context) => {
+  const progressFile = progressFileOf(context.task.file.filepath);
+  if (!progressFile) return;
+  if (bailsOf(context.task.file.filepath) && existsSync(failedMarker(progressFile))) {
+    context.skip('an earlier test of this mutant failed');
+  }
+  appendFileSync(
+    progressFile,
+    `${JSON.stringify({ type: 'worker-start', id: context.task.id })}\n`,
+  );
+});
+afterEach((context) => {
+  const progressFile = progressFileOf(context.task.file.filepath);
+  if (!progressFile) return;
+  const failed = (context.task.result?.errors?.length ?? 0) > 0;
+  if (failed && bailsOf(context.task.file.filepath)) writeFileSync(failedMarker(progressFile), '');
+  appendFileSync(
+    progressFile,
+    `${JSON.stringify({ type: 'worker-end', id: context.task.id, failed })}\n`,
+  );
+});
 
 interface TaskNode {
   id: string;

@@ -26,8 +26,10 @@ export function listAlternatives(slug: string): Alternative[] {
 }
 
 /** Copies the alternative to a target root holding `<slug>/index.ts`, and returns that root. */
-export function materializeAlternative({ slug, name, file }: Alternative): string {
-  const root = path.join(STATE_DIR, 'alternatives', slug, name);
+export function materializeAlternative(
+  { slug, name, file }: Alternative,
+  root = path.join(STATE_DIR, 'alternatives', slug, name),
+): string {
   rmSync(root, { recursive: true, force: true });
   mkdirSync(path.join(root, slug), { recursive: true });
   copyFileSync(file, path.join(root, slug, 'index.ts'));

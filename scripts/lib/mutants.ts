@@ -63,9 +63,14 @@ export const mutantSourceFile = (slug: string, name: string): string =>
 
 /**
  * Writes the mutant's code (reference + patch) where KATA_TARGET can point at it, and returns
- * that target root. Throws if the patch no longer applies to the reference.
+ * that target root: by default the scratch folder `npm run mutant -- edit` uses; verify passes a
+ * root of its own, so that grading never overwrites a mutant being edited. Throws if the patch no
+ * longer applies to the reference.
  */
-export function materializeMutant(mutant: Mutant): string {
+export function materializeMutant(
+  mutant: Mutant,
+  root = mutantTargetRoot(mutant.slug, mutant.name),
+): string {
   const reference = readFileSync(solutionFile(mutant.slug), 'utf8');
   const patched = applyPatch(reference, readFileSync(mutant.patchFile, 'utf8'));
   if (patched === false) {
@@ -79,11 +84,11 @@ export function materializeMutant(mutant: Mutant): string {
       `${shown(mutant.patchFile)} changes nothing: a mutant must differ from the reference`,
     );
   }
-  const file = mutantSourceFile(mutant.slug, mutant.name);
+  const file = path.join(root, mutant.slug, 'index.ts');
   rmSync(path.dirname(file), { recursive: true, force: true });
   mkdirSync(path.dirname(file), { recursive: true });
   writeFileSync(file, patched);
-  return mutantTargetRoot(mutant.slug, mutant.name);
+  return root;
 }
 
 /**
