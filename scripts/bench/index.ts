@@ -6,22 +6,19 @@
  * bound: machines are noisy, the numbers are for reading.
  */
 import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Command, InvalidArgumentError } from 'commander';
 import pc from 'picocolors';
+import { CATALOG } from '../lib/katas.ts';
 import { DEFAULT_SETTINGS, median, type Settings, type SubjectResult, type Suite } from './lib.ts';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
-/** In recommended kata order. */
-const SLUGS = [
-  'lru-ttl-cache',
-  'retry-backoff',
-  'token-bucket',
-  'pub-sub',
-  'streaming-csv',
-  'graceful-shutdown',
-] as const;
+/** Every kata with a harness here (`<slug>.ts`), in recommended order. */
+const SLUGS = CATALOG.map((kata) => kata.slug).filter((slug) =>
+  existsSync(path.join(HERE, `${slug}.ts`)),
+);
 /** A subject process that takes longer than this is killed and reported as failed. */
 const SUBJECT_TIMEOUT_MS = 180_000;
 
@@ -165,7 +162,7 @@ const program = new Command('bench')
   )
   .action(async (slugs: string[], options: { samples: number; sampleMs: number }) => {
     for (const slug of slugs) {
-      if (!(SLUGS as readonly string[]).includes(slug)) {
+      if (!SLUGS.includes(slug)) {
         program.error(`unknown kata "${slug}"; choose one of: ${SLUGS.join(', ')}`);
       }
     }
