@@ -168,6 +168,24 @@ export function retryErrorOf(run: Run<unknown>, why: string): RetryError {
   return reason as RetryError;
 }
 
+/**
+ * Runs the fake clock one timer at a time until `run` settles, so that what it still holds is
+ * counted at the moment it settled, before a timer it left behind could fire and vanish. Stops
+ * after `limitMs` of fake time, when no timer is left, or after `maxTimers` timers (a poll).
+ */
+export async function runUntilSettled(
+  run: Run<unknown>,
+  { limitMs = 60_000, maxTimers = 1000 } = {},
+): Promise<void> {
+  const end = Date.now() + limitMs;
+  await flushMicrotasks();
+  for (let fired = 0; fired < maxTimers; fired += 1) {
+    if (run.state.state !== 'pending' || Date.now() >= end || vi.getTimerCount() === 0) return;
+    await vi.advanceTimersToNextTimerAsync();
+    await flushMicrotasks();
+  }
+}
+
 /** Abort listeners currently registered on `signal`, however they were added. */
 export function abortListeners(signal: AbortSignal): number {
   return getEventListeners(signal, 'abort').length;

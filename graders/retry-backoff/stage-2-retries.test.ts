@@ -19,6 +19,7 @@ import {
   invalidRetry,
   resolvedValue,
   retryErrorOf,
+  runUntilSettled,
   scripted,
   start,
   unhandledRejectionsDuring,
@@ -522,7 +523,7 @@ describe('stage 2: retries a failing operation', () => {
       retries: 2,
       jitter: 'none',
     });
-    await advance(10_000);
+    await runUntilSettled(failing);
     retryErrorOf(failing, 'three failures with retries 2 [R13]');
     expectHeld('after retry rejected with a RetryError', undefined, { timers: 0 });
   });

@@ -13,6 +13,7 @@ import {
   rejection,
   resolvedValue,
   retryErrorOf,
+  runUntilSettled,
   scripted,
   start,
 } from './fixtures.ts';
@@ -44,8 +45,10 @@ describe('stage 3: asks shouldRetry before each retry', () => {
     const onRetry = vi.fn();
     const operation = scripted({ reject: permanent }, { value: 'never reached' });
     const run = await start(operation, { shouldRetry: () => false, onRetry });
-    await advance(10_000);
+    await runUntilSettled(run);
     const reason = rejection(run, 'shouldRetry returning false stops the retries [R18]');
+    expectHeld('after retry rejected on a refusal', undefined, { timers: 0 });
+    await advance(10_000);
     expect(
       reason,
       `shouldRetry false: retry rejects with the attempt error itself, not a RetryError wrapping it; got ${describeValue(reason)} [R18]`,
@@ -55,7 +58,6 @@ describe('stage 3: asks shouldRetry before each retry', () => {
       onRetry.mock.calls.length,
       'shouldRetry false: no retry follows, so no onRetry [R18]',
     ).toBe(0);
-    expectHeld('after retry rejected on a refusal', undefined, { timers: 0 });
   });
 
   test('stops at the first attempt shouldRetry refuses [R18]', async () => {

@@ -12,6 +12,7 @@ import {
   invalidRetry,
   rejection,
   resolvedValue,
+  runUntilSettled,
   scripted,
   start,
   unhandledRejectionsDuring,
@@ -276,7 +277,8 @@ describe('stage 4: stops at once when the signal aborts', () => {
         controller.abort(new Error('stop'));
         await flushMicrotasks();
       }
-      await advance(10_000);
+      // Counted the moment retry settles: a timer it left behind must not get to fire first.
+      await runUntilSettled(run);
       const settled = run.state;
       expect(
         settled.state,
