@@ -246,7 +246,7 @@ function runAttempt<T>(
     };
     // Only ever added to the caller's signal, so `signal` is defined whenever this runs.
     const onAbort = (): void => {
-      const { reason } = signal!;
+      const reason: unknown = signal!.reason;
       context.abandon(reason);
       settle({ aborted: reason });
     };
