@@ -21,7 +21,7 @@ export interface RetryInfo {
 export interface RetryOptions {
   /**
    * Retries after the first attempt, so at most `retries + 1` attempts. `0` means one attempt and
-   * no retry. An integer >= 0. @default 3
+   * no retry. An integer >= 0 (`Infinity` is not an integer). @default 3
    */
   retries?: number;
   /** Base delay before the first retry, in ms. Finite, >= 0; `0` retries without waiting. @default 100 */
@@ -51,7 +51,7 @@ export interface RetryOptions {
    * Finite, > 0. Absent: attempts may run for ever.
    */
   attemptTimeoutMs?: number;
-  /** Aborting it stops everything at once: `retry` rejects with `signal.reason`. */
+  /** Aborting it stops everything at once: `retry` rejects with `signal.reason`. An `AbortSignal`. */
   signal?: AbortSignal;
 }
 
@@ -92,9 +92,8 @@ export class TimeoutError extends Error {
   }
 }
 
-/** A readable one-line description of any thrown value, for error messages. */
+/** `String(error)` (`name: message` for an Error), or `[object Object]` for a value with no string form. */
 function describe(error: unknown): string {
-  if (error instanceof Error) return `${error.name}: ${error.message}`;
   try {
     return String(error);
   } catch {
@@ -106,7 +105,7 @@ function describe(error: unknown): string {
  * The delay before retry number `retryNumber` (1 = the first retry), in ms, not rounded:
  * `base = min(maxDelayMs, minDelayMs * factor ** (retryNumber - 1))`, then `'none'` gives `base`,
  * `'full'` gives `random() * base` and `'equal'` gives `base / 2 + random() * base / 2`.
- * Calls `random` at most once.
+ * O(1) time whatever `retryNumber`.
  *
  * @throws {RangeError} when `retryNumber` is not an integer >= 1, or a numeric option is out of
  *   range (the message names it).
@@ -129,8 +128,8 @@ export function backoffDelay(retryNumber: number, options: RetryOptions = {}): n
  * @throws `signal.reason` (rejects) when `signal` is or becomes aborted: at once, even in the middle
  *   of an attempt or a wait.
  * @throws {RangeError} (rejects) when a numeric option is out of range (the message names it).
- * @throws {TypeError} (rejects) when `operation` or a callback option is not a function, or
- *   `jitter` is not one of `JITTERS`.
+ * @throws {TypeError} (rejects) when `operation` or a callback option is not a function,
+ *   `jitter` is not one of `JITTERS`, or `signal` is not an `AbortSignal`.
  */
 export async function retry<T>(
   operation: (context: AttemptContext) => T | Promise<T>,

@@ -73,8 +73,8 @@ export class TimeoutError extends Error {
   }
 }
 
+/** `String(error)`: `name: message` for an Error; `[object Object]` for a value with no string form. */
 function describe(error: unknown): string {
-  if (error instanceof Error) return `${error.name}: ${error.message}`;
   try {
     return String(error);
   } catch {
@@ -103,16 +103,18 @@ function delaySettings(options: RetryOptions): DelaySettings {
   requireNumber('maxDelayMs', maxDelayMs, Number.isFinite(maxDelayMs) && maxDelayMs >= 0);
   requireNumber('factor', factor, Number.isFinite(factor) && factor >= 1);
   if (!(JITTERS as readonly unknown[]).includes(jitter)) {
-    throw new TypeError(`jitter must be one of ${JITTERS.join(', ')}, got ${String(jitter)}`);
+    throw new TypeError(`jitter must be one of ${JSON.stringify(JITTERS)}, got ${String(jitter)}`);
   }
   requireFunction('random', random);
   return { minDelayMs, maxDelayMs, factor, jitter, random };
 }
 
+/**
+ * `valid` is false for anything that is not a number too (`Number.isFinite('100')` is false), so a
+ * number given as a string is a RangeError, which the contract allows as well as a TypeError.
+ */
 function requireNumber(name: string, value: unknown, valid: boolean): void {
-  if (typeof value !== 'number')
-    throw new TypeError(`${name} must be a number, got ${typeof value}`);
-  if (!valid) throw new RangeError(`${name} is out of range: ${value}`);
+  if (!valid) throw new RangeError(`${name} is out of range: ${String(value)}`);
 }
 
 function requireFunction(name: string, value: unknown): void {
@@ -144,9 +146,8 @@ export function backoffDelay(retryNumber: number, options: RetryOptions = {}): n
 function retryAfterMsOf(error: unknown): number | undefined {
   if (typeof error !== 'object' || error === null || !('retryAfterMs' in error)) return undefined;
   const { retryAfterMs } = error;
-  return typeof retryAfterMs === 'number' && Number.isFinite(retryAfterMs)
-    ? retryAfterMs
-    : undefined;
+  // Number.isFinite, unlike the global isFinite, is false for anything that is not a number.
+  return Number.isFinite(retryAfterMs) ? (retryAfterMs as number) : undefined;
 }
 
 export async function retry<T>(
@@ -234,19 +235,20 @@ function runAttempt<T>(
 
   return new Promise((resolve, reject) => {
     let timer: ReturnType<typeof setTimeout> | undefined;
-    // Settles at most once; later calls (a late result, a late abort) are no-ops by design.
-    let settled = false;
+    // The first of the outcome, the abort and the timeout settles the attempt, and takes the timer
+    // and the listener away with it. A later call (a late value or rejection of an abandoned
+    // attempt) changes nothing: a promise settles once, and clearing twice is harmless.
     const settle = (outcome: Outcome<T> | { aborted: unknown }): void => {
-      if (settled) return;
-      settled = true;
       clearTimeout(timer);
       signal?.removeEventListener('abort', onAbort);
       if ('aborted' in outcome) reject(outcome.aborted);
       else resolve(outcome);
     };
+    // Only ever added to the caller's signal, so `signal` is defined whenever this runs.
     const onAbort = (): void => {
-      context.abandon(signal?.reason);
-      settle({ aborted: signal?.reason });
+      const reason: unknown = signal!.reason;
+      context.abandon(reason);
+      settle({ aborted: reason });
     };
 
     signal?.addEventListener('abort', onAbort);
@@ -287,7 +289,7 @@ function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
     }
     const onAbort = (): void => {
       clearTimeout(timer);
-      reject(signal?.reason);
+      reject(signal!.reason);
     };
     const timer = setTimeout(() => {
       signal?.removeEventListener('abort', onAbort);
