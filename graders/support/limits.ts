@@ -7,7 +7,7 @@
  */
 import v8 from 'node:v8';
 import vm from 'node:vm';
-import { vi } from 'vitest';
+import { onTestFinished, vi } from 'vitest';
 
 /** Real elapsed time in ms. `process.hrtime` is never faked, so this is right under a fake clock too. */
 export function realNowMs(): number {
@@ -162,12 +162,11 @@ export function countTimers(): () => TimerCounts {
   let scheduled = 0;
   let fired = 0;
   type Scheduler = (callback: (...args: unknown[]) => void, ...rest: unknown[]) => unknown;
+  const globals = globalThis as unknown as Record<string, Scheduler>;
+  const restores: Array<() => void> = [];
   for (const name of ['setTimeout', 'setInterval', 'setImmediate'] as const) {
-    const original = globalThis[name] as unknown as Scheduler;
-    vi.spyOn(globalThis, name).mockImplementation(((
-      callback: (...args: unknown[]) => void,
-      ...rest: unknown[]
-    ) => {
+    const original = globals[name]!;
+    const counting: Scheduler = (callback, ...rest) => {
       scheduled += 1;
       const counted =
         typeof callback === 'function'
@@ -177,8 +176,21 @@ export function countTimers(): () => TimerCounts {
             }
           : callback;
       return original(counted, ...rest);
-    }) as never);
+    };
+    // The fake clock marks its functions (`hadOwnProperty`) and reads the mark back when it is
+    // uninstalled, deleting a global it does not recognise: the wrapper carries the marks over.
+    Object.assign(counting, original);
+    globals[name] = counting;
+    // Put the fake back only if ours is still in place: once the test's clock is restored to real
+    // timers, putting the fake back would leave every later test (and file) with a dead timer.
+    // (A `vi.spyOn` here would do exactly that when mocks are restored before the next test.)
+    restores.push(() => {
+      if (globals[name] === counting) globals[name] = original;
+    });
   }
+  onTestFinished(() => {
+    for (const restore of restores) restore();
+  });
   return () => ({ scheduled, fired, pending: vi.getTimerCount() });
 }
 

@@ -14,8 +14,32 @@ const seed = Number(process.env.FC_SEED ?? 20_261_121);
 const numRuns = Number(process.env.FC_RUNS ?? 200);
 fc.configureGlobal({ seed, numRuns });
 
+// The real clock, as the worker first saw it. Test files share workers (and verify runs many
+// copies of the graders side by side): whatever a test or helper did to the clock's globals, the
+// next test starts with the real ones.
+const CLOCK_GLOBALS = [
+  'Date',
+  'performance',
+  'setTimeout',
+  'clearTimeout',
+  'setInterval',
+  'clearInterval',
+  'setImmediate',
+  'clearImmediate',
+  'queueMicrotask',
+] as const;
+const globals = globalThis as unknown as Record<string, unknown> & {
+  __kataRealClock?: Record<string, unknown>;
+};
+const realClock = (globals.__kataRealClock ??= Object.fromEntries(
+  CLOCK_GLOBALS.map((name) => [name, globals[name]]),
+));
+
 afterEach(() => {
   vi.useRealTimers();
+  for (const name of CLOCK_GLOBALS) {
+    if (globals[name] !== realClock[name]) globals[name] = realClock[name];
+  }
 });
 
 // Learners may take time from node:timers, node:timers/promises or node:perf_hooks rather than the

@@ -109,6 +109,11 @@ export function beginEdit(slug: string, name: string): string {
 
 /** Saves the edited mutant as a patch against the reference, headed by the rules it breaks and its mistake. */
 export function saveMutant(slug: string, name: string, mistake: string, rules: string[]): string {
+  if (rules.length === 0) {
+    throw new Error(
+      `${name}: name the rules of the README the mistake breaks (--breaks R4[,R7]); a mutant must break at least one`,
+    );
+  }
   const edited = readFileSync(mutantSourceFile(slug, name), 'utf8');
   const reference = readFileSync(solutionFile(slug), 'utf8');
   if (edited === reference) {
