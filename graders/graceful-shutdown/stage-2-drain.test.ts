@@ -1,0 +1,301 @@
+import { describe, expect, vi } from 'vitest';
+import { within } from '../support/deadline.ts';
+import { closedWithin, connect, get, guardSignalHandlers, test, untilRefused } from './fixtures.ts';
+
+guardSignalHandlers('all');
+
+/**
+ * The drain delay of the tests that check what happens during it: long enough that a request sent
+ * right after shutdown() is handled before it ends, even on a loaded machine, concurrently.
+ */
+const DRAIN_MS = 500;
+
+describe('stage 2: shutdown drains the server', () => {
+  // These two replace process.exit and stderr, so they run alone, before the concurrent tests.
+  describe('defaults (run one at a time)', () => {
+    test('calls process.exit with the code when no exit is given [R9]', async ({ harness }) => {
+      const exits: unknown[] = [];
+      vi.spyOn(process, 'exit').mockImplementation(((code?: number) => {
+        exits.push(code);
+      }) as never);
+      const made = harness.make({ signals: [], log: () => {}, timeoutMs: 3_000 });
+      await within(made.app.ready(), 3_000, 'app.ready() to finish');
+      await within(made.shutdown(), 2_000, 'shutdown() to resolve on an idle server');
+      expect(
+        exits,
+        'exit defaults to process.exit: called once, with 0 when all went well [R9]',
+      ).toEqual([0]);
+    });
+
+    test('writes its log to stderr when no log is given [R10]', async ({ harness }) => {
+      const written: string[] = [];
+      vi.spyOn(process.stderr, 'write').mockImplementation((chunk: unknown) => {
+        written.push(String(chunk));
+        return true;
+      });
+      // console.error and console.warn write to stderr too, but the test runner intercepts them.
+      for (const method of ['error', 'warn'] as const) {
+        vi.spyOn(console, method).mockImplementation((...args: unknown[]) => {
+          written.push(args.map(String).join(' '));
+        });
+      }
+      const made = harness.make({
+        signals: [],
+        exit: () => {},
+        timeoutMs: 3_000,
+        cleanup: [
+          () => {
+            throw new Error('db pool refused to close');
+          },
+        ],
+      });
+      await within(made.app.ready(), 3_000, 'app.ready() to finish');
+      await within(made.shutdown(), 2_000, 'shutdown() to resolve on an idle server');
+      vi.restoreAllMocks();
+      expect(
+        written.some((text) => text.includes('db pool refused to close')),
+        `log defaults to writing to stderr: the failing cleanup's message must reach stderr; stderr got ${JSON.stringify(written)} [R10]`,
+      ).toBe(true);
+    });
+  });
+
+  describe.concurrent('shutting down a real server', () => {
+    describe('exit', () => {
+      test('resolves shutdown() to 0 and calls exit(0) once when nothing is in flight [R23, R27]', async ({
+        harness,
+      }) => {
+        const s = await harness.start({ timeoutMs: 3_000 });
+        const done = s.shutdown();
+        await s.exited(2_000, 'exit to be called within 2000 ms of shutdown() on an idle server');
+        expect(
+          await within(done, 500, 'shutdown() to resolve once exit was called'),
+          'shutdown() resolves to the exit code it passed to exit [R23]',
+        ).toBe(0);
+        expect(
+          s.exits,
+          'exit is called exactly once, with 0 when all went well [R23, R27]',
+        ).toEqual([0]);
+      });
+
+      test('logs a line naming the reason given to shutdown(reason) [R14]', async ({ harness }) => {
+        const s = await harness.start({ timeoutMs: 3_000 });
+        await within(s.shutdown('deploy 42'), 2_000, 'shutdown("deploy 42") to resolve');
+        expect(
+          s.logs.some((line) => line.includes('deploy 42')),
+          `when shutdown('deploy 42') begins, log gets a line naming the reason "deploy 42"; log got ${JSON.stringify(s.logs)} [R14]`,
+        ).toBe(true);
+      });
+
+      test('runs the cleanups and calls exit(0) when shutdown() comes before app.listen() [R32]', async ({
+        harness,
+      }) => {
+        let cleaned = 0;
+        const s = await harness.start(
+          { timeoutMs: 3_000, cleanup: [() => (cleaned += 1)] },
+          { listen: false },
+        );
+        const code = await s.finish(
+          2_000,
+          'shutdown() to resolve within 2000 ms on an app that never listened',
+        );
+        expect(
+          { code, exits: s.exits, cleaned },
+          'with no listener to close, shutdown() still runs the cleanups and calls exit(0) [R32]',
+        ).toEqual({ code: 0, exits: [0], cleaned: 1 });
+      });
+    });
+
+    describe('the drain delay', () => {
+      test('answers /readyz with 503 {"status":"shutting-down"} right after shutdown() is called [R15]', async ({
+        harness,
+      }) => {
+        const s = await harness.start({ drainDelayMs: DRAIN_MS, timeoutMs: 3_000 });
+        void s.shutdown();
+        const ready = await get(s.port, '/readyz');
+        expect(
+          { status: ready.status, body: ready.body },
+          `from the moment shutdown() is called /readyz must fail, so load balancers stop sending traffic (the listener stays open during drainDelayMs = ${DRAIN_MS}) [R15]`,
+        ).toEqual({ status: 503, body: { status: 'shutting-down' } });
+        await s.exited(
+          2_000,
+          `exit to be called within 2000 ms after a ${DRAIN_MS} ms drain delay`,
+        );
+        expect(s.exits, 'exit(0) once the drain delay has passed').toEqual([0]);
+      });
+
+      test('answers /healthz with 200 {"status":"ok"} during the drain delay [R1]', async ({
+        harness,
+      }) => {
+        const s = await harness.start({ drainDelayMs: DRAIN_MS, timeoutMs: 3_000 });
+        void s.shutdown();
+        const health = await get(s.port, '/healthz');
+        expect(
+          { status: health.status, body: health.body },
+          'during the shutdown the process is alive: /healthz (liveness) still answers 200 {"status":"ok"}; failing it gets the pod killed mid-drain [R1]',
+        ).toEqual({ status: 200, body: { status: 'ok' } });
+        await s.exited(
+          2_000,
+          `exit to be called within 2000 ms after a ${DRAIN_MS} ms drain delay`,
+        );
+      });
+
+      test(`keeps accepting and answering new connections for drainDelayMs = ${DRAIN_MS}, then refuses them [R16]`, async ({
+        harness,
+      }) => {
+        const s = await harness.start({ drainDelayMs: DRAIN_MS, timeoutMs: 3_000 });
+        const begun = performance.now();
+        void s.shutdown();
+        expect(
+          await connect(s.port),
+          `the listener stays open during drainDelayMs = ${DRAIN_MS}: a new connection is accepted [R16]`,
+        ).toBe('accepted');
+        const work = await get(s.port, '/work?ms=0');
+        expect(
+          { status: work.status, body: work.body },
+          `during drainDelayMs = ${DRAIN_MS} a new request (GET /work?ms=0) is still answered normally [R16]`,
+        ).toEqual({ status: 200, body: { ok: true, ms: 0 } });
+        const refusedAfter = await untilRefused(s.port, 1_500);
+        const at = performance.now() - begun;
+        expect(
+          refusedAfter,
+          `after drainDelayMs = ${DRAIN_MS} the listener must close: new connections refused (still accepted 1500 ms later) [R16]`,
+        ).toBeDefined();
+        expect(
+          at,
+          `the listener must not close before drainDelayMs = ${DRAIN_MS} has passed (refused after ${at.toFixed(0)} ms) [R16]`,
+        ).toBeGreaterThanOrEqual(DRAIN_MS - 10);
+        await s.exited(2_000, 'exit to be called within 2000 ms once the listener closed');
+        expect(s.exits, 'exit is called exactly once, with 0').toEqual([0]);
+      });
+    });
+
+    describe('requests in flight', () => {
+      test('closes the listener at once with the default drainDelayMs while a request is in flight, which finishes with 200 [R6, R16, R17]', async ({
+        harness,
+      }) => {
+        const s = await harness.start({ timeoutMs: 3_000 });
+        const inFlight = get(s.port, '/work?ms=600');
+        await s.arrivals(1);
+        void s.shutdown();
+        const refusedAfter = await untilRefused(s.port, 500);
+        expect(
+          refusedAfter,
+          'drainDelayMs defaults to 0: the listener closes at once, so a new connection must be refused while GET /work?ms=600 is still running [R6, R16]',
+        ).toBeDefined();
+        const answer = await inFlight;
+        expect(
+          { status: answer.status, body: answer.body },
+          'a request in flight when the listener closes finishes normally [R17]',
+        ).toEqual({ status: 200, body: { ok: true, ms: 600 } });
+        await s.exited(2_000, 'exit to be called within 2000 ms of the last request finishing');
+        expect(s.exits, 'exit(0) once the in-flight request finished [R23]').toEqual([0]);
+      });
+
+      test('lets 20 requests in flight (GET /work?ms=200, half on keep-alive connections) finish with 200 before exit(0) [R17, R23]', async ({
+        harness,
+      }) => {
+        const s = await harness.start({ drainDelayMs: 0, timeoutMs: 3_000 });
+        const agent = harness.keepAliveAgent();
+        const requests = Array.from({ length: 20 }, (_, i) =>
+          get(s.port, '/work?ms=200', { agent: i % 2 === 0 ? agent : undefined }),
+        );
+        await s.arrivals(20);
+        const done = s.shutdown();
+        const answers = await Promise.allSettled(requests);
+        const statuses = answers.map((a) =>
+          a.status === 'fulfilled' ? a.value.status : String(a.reason),
+        );
+        expect(
+          statuses,
+          'every request in flight when shutdown() begins must get its 200 [R17]',
+        ).toEqual(Array.from({ length: 20 }, () => 200));
+        await s.exited(2_000, 'exit to be called within 2000 ms of the last request finishing');
+        expect(s.exits, 'exit(0) once all requests finished [R23]').toEqual([0]);
+        expect(
+          await within(done, 500, 'shutdown() to resolve once exit was called'),
+          'shutdown() resolves to 0 [R23]',
+        ).toBe(0);
+      });
+    });
+
+    describe('keep-alive connections', () => {
+      test('closes an idle keep-alive connection as soon as the listener closes [R18]', async ({
+        harness,
+      }) => {
+        const s = await harness.start({ drainDelayMs: 0, timeoutMs: 4_000 });
+        const agent = harness.keepAliveAgent();
+        const first = await get(s.port, '/healthz', { agent });
+        expect(first.status, 'GET /healthz answers 200 before shutdown').toBe(200);
+        void s.shutdown();
+        const closedAfter = await closedWithin(first.socket, 2_000);
+        expect(
+          closedAfter,
+          `an idle keep-alive connection (it carried GET /healthz before shutdown) was still open 2000 ms after shutdown() (listener ${s.app.server.listening ? 'still open' : 'closed'}): idle keep-alive connections must close as soon as the listener closes, not after their keep-alive timeout [R18]`,
+        ).toBeDefined();
+        await s.exited(1_500, 'exit within 1500 ms of shutdown() on a server with no request left');
+        expect(s.exits, 'exit(0): closing idle connections is part of a clean shutdown').toEqual([
+          0,
+        ]);
+      });
+
+      test('closes a keep-alive connection whose request was in flight at close as soon as its response is sent [R17, R18]', async ({
+        harness,
+      }) => {
+        const s = await harness.start({ drainDelayMs: 0, timeoutMs: 4_000 });
+        const agent = harness.keepAliveAgent();
+        const warm = await get(s.port, '/healthz', { agent });
+        expect(warm.status, 'GET /healthz answers 200 before shutdown').toBe(200);
+        const inFlight = get(s.port, '/work?ms=150', { agent });
+        await s.arrivals(2);
+        void s.shutdown();
+        const answer = await inFlight;
+        expect(
+          answer.status,
+          'the in-flight GET /work?ms=150 on a keep-alive connection finishes with 200 [R17]',
+        ).toBe(200);
+        const closedAfter = await closedWithin(answer.socket, 2_000);
+        expect(
+          closedAfter,
+          'the keep-alive connection whose GET /work?ms=150 was in flight when the listener closed was still open 2000 ms after its response was sent: server.close() only reaps connections idle at that moment; make responses sent during shutdown close their connection (e.g. "Connection: close") [R18]',
+        ).toBeDefined();
+        await s.exited(1_500, 'exit within 1500 ms of the last response');
+        expect(s.exits, 'exit(0) once the connection closed').toEqual([0]);
+      });
+
+      test('answers a request on an open keep-alive connection during the drain delay, then closes that connection [R16, R18]', async ({
+        harness,
+      }) => {
+        const s = await harness.start({ drainDelayMs: DRAIN_MS, timeoutMs: 4_000 });
+        const agent = harness.keepAliveAgent();
+        const warm = await get(s.port, '/healthz', { agent });
+        expect(warm.status, 'GET /healthz answers 200 before shutdown').toBe(200);
+        void s.shutdown();
+        const during = await get(s.port, '/work?ms=0', { agent });
+        expect(
+          { status: during.status, body: during.body, reused: during.reused },
+          `during drainDelayMs = ${DRAIN_MS} a request on the open keep-alive connection is answered normally [R16]`,
+        ).toEqual({ status: 200, body: { ok: true, ms: 0 }, reused: true });
+        const closedAfter = await closedWithin(during.socket, 2_000);
+        expect(
+          closedAfter,
+          `the keep-alive connection that carried a request during the drain delay was still open 2000 ms after its response (listener ${s.app.server.listening ? 'still open' : 'closed'}): it must close once the listener has closed, not after its keep-alive timeout [R18]`,
+        ).toBeDefined();
+        await s.exited(1_500, 'exit within 1500 ms of that connection closing');
+        expect(s.exits, 'exit(0)').toEqual([0]);
+      });
+
+      test('keeps connections alive between requests until shutdown begins [R19]', async ({
+        harness,
+      }) => {
+        const s = await harness.start({ timeoutMs: 3_000 });
+        const agent = harness.keepAliveAgent();
+        const first = await get(s.port, '/healthz', { agent });
+        const second = await get(s.port, '/readyz', { agent });
+        expect(
+          { first: first.status, second: second.status, reused: second.reused },
+          `before shutdown a keep-alive connection stays open: the second request must go out on the first one's connection (the first answer said "Connection: ${String(first.headers.connection)}") [R19]`,
+        ).toEqual({ first: 200, second: 200, reused: true });
+      });
+    });
+  });
+});

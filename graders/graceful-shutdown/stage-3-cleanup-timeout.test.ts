@@ -1,0 +1,337 @@
+import { describe, expect, vi } from 'vitest';
+import { useFakeClock } from '../support/clock.ts';
+import { pause, within } from '../support/deadline.ts';
+import { countTimers, realNowMs } from '../support/limits.ts';
+import { get, guardSignalHandlers, never, test, type Started } from './fixtures.ts';
+
+guardSignalHandlers('all');
+
+/** The real setImmediate, taken before any test fakes the clock: lets real socket I/O run. */
+const realSetImmediate = globalThis.setImmediate;
+const realTurn = (): Promise<void> => new Promise((resolve) => realSetImmediate(resolve));
+
+/**
+ * Back to real timers. countTimers() spies on the (fake) globals: restore the spies first, or
+ * restoring them later would put the fake setTimeout back in place of the real one.
+ */
+function restoreRealClock(): void {
+  vi.restoreAllMocks();
+  vi.useRealTimers();
+}
+
+/**
+ * Moves the fake clock forward to `untilMs` (fake ms since the call) in `stepMs` steps, letting
+ * real I/O run between steps, and stops early once `s` has exited. Then, if it has not, keeps
+ * letting real I/O run (the clock still) for up to `ioMs` of real time.
+ */
+async function advanceWithIo(s: Started, untilMs: number, stepMs = 250, ioMs = 2_000) {
+  for (let at = 0; at < untilMs && s.exits.length === 0; at += stepMs) {
+    await vi.advanceTimersByTimeAsync(Math.min(stepMs, untilMs - at));
+    for (let turn = 0; turn < 3; turn += 1) await realTurn();
+  }
+  const ioUntil = realNowMs() + ioMs;
+  while (s.exits.length === 0 && realNowMs() < ioUntil) await realTurn();
+}
+
+describe('stage 3: cleanups and the shutdown timeout', () => {
+  // These fake the clock for the whole process, so they run alone, before the concurrent tests.
+  describe('timers, on a fake clock (run one at a time)', () => {
+    test('waits on timers, not polling loops: a 10 s drain delay and a 15 s request in flight fire a handful of timer callbacks, and none is left pending after shutdown [R30, R31]', async ({
+      harness,
+    }) => {
+      const s = await harness.start({ drainDelayMs: 10_000, timeoutMs: 60_000 });
+      try {
+        useFakeClock();
+        const timers = countTimers();
+        const inFlight = get(s.port, '/work?ms=15000', { ms: 600_000 });
+        await s.arrivals(1);
+        void s.shutdown();
+        await advanceWithIo(s, 30_000);
+        expect(
+          (await inFlight).status,
+          'GET /work?ms=15000, in flight during the drain delay, finishes with 200 once its 15 s have passed on the fake clock [R17]',
+        ).toBe(200);
+        expect(
+          s.exits,
+          'exit(0) once the request finished (15 s of fake time), well before timeoutMs = 60000',
+        ).toEqual([0]);
+        const { fired, pending } = timers();
+        expect(
+          fired,
+          `over 15 s of drain delay and request (fake clock) ${fired} timer callbacks ran: the drain delay and the request are one timer each, and closing waits on the server, not on a polling loop (setInterval or a setTimeout loop checking the clock or the connections) [R30]`,
+        ).toBeLessThanOrEqual(20);
+        expect(
+          pending,
+          `once shutdown() has settled ${pending} timer(s) are still pending: clear the timeout timer when shutdown finishes, and leave no other [R31]`,
+        ).toBe(0);
+      } finally {
+        restoreRealClock();
+      }
+    });
+
+    test('calls exit(1) at the default timeoutMs = 10000 when a cleanup never settles, not before [R6, R24]', async ({
+      harness,
+    }) => {
+      const s = await harness.start({ cleanup: [never] });
+      try {
+        useFakeClock();
+        void s.shutdown();
+        await advanceWithIo(s, 9_990, 250, 0);
+        expect(
+          s.exits,
+          'timeoutMs defaults to 10000: at 9990 ms (fake clock) a hung cleanup must still be awaited, exit not called yet [R6, R24]',
+        ).toEqual([]);
+        await advanceWithIo(s, 20, 10, 1_000);
+        expect(
+          s.exits,
+          'timeoutMs defaults to 10000: by 10010 ms (fake clock), with a cleanup that never settles, exit(1) must have been called [R6, R24]',
+        ).toEqual([1]);
+      } finally {
+        restoreRealClock();
+      }
+    });
+  });
+
+  describe.concurrent('cleanups and the timeout on a real server', () => {
+    describe('cleanups', () => {
+      test('runs the cleanups one at a time, in the given order, each awaited, then calls exit(0) [R21, R23]', async ({
+        harness,
+      }) => {
+        const events: string[] = [];
+        const s = await harness.start({
+          timeoutMs: 3_000,
+          cleanup: [
+            async () => {
+              events.push('db start');
+              await pause(40);
+              events.push('db end');
+            },
+            () => {
+              events.push('cache start');
+              events.push('cache end');
+            },
+            async () => {
+              events.push('queue start');
+              await pause(20);
+              events.push('queue end');
+            },
+          ],
+          exit: (code) => events.push(`exit ${code}`),
+        });
+        const code = await s.finish(2_000);
+        expect(
+          events,
+          'cleanup = [db (async, 40 ms), cache (sync), queue (async, 20 ms)] must run in that order, each finished before the next starts, and exit(0) after the last [R21, R23]',
+        ).toEqual([
+          'db start',
+          'db end',
+          'cache start',
+          'cache end',
+          'queue start',
+          'queue end',
+          'exit 0',
+        ]);
+        expect(code, 'shutdown() resolves to the exit code: 0 [R23]').toBe(0);
+      });
+
+      test('starts the cleanups only once the server has closed (after the request in flight, GET /work?ms=250) [R20]', async ({
+        harness,
+      }) => {
+        let cleanupAt: number | undefined;
+        let listening: boolean | undefined;
+        const s: Started = await harness.start({
+          timeoutMs: 3_000,
+          cleanup: [
+            () => {
+              cleanupAt = performance.now();
+              listening = s.app.server.listening;
+            },
+          ],
+        });
+        const inFlight = get(s.port, '/work?ms=250');
+        await s.arrivals(1);
+        const begun = performance.now();
+        void s.shutdown();
+        expect((await inFlight).status, 'the in-flight request finishes with 200 [R17]').toBe(200);
+        await s.exited(2_000, 'exit to be called within 2000 ms of the last request finishing');
+        expect(cleanupAt, 'the cleanup must have run before exit [R20]').toBeDefined();
+        expect(
+          listening,
+          'when a cleanup runs the listener is closed (app.server.listening is false) [R20]',
+        ).toBe(false);
+        expect(
+          (cleanupAt ?? 0) - begun,
+          'cleanups close what requests use (databases...): they run only after the in-flight GET /work?ms=250 has finished [R20]',
+        ).toBeGreaterThanOrEqual(235);
+      });
+
+      test('logs a cleanup that throws or rejects (an Error or not), still runs the rest, and calls exit(1) [R22, R23]', async ({
+        harness,
+      }) => {
+        const ran: string[] = [];
+        const s = await harness.start({
+          timeoutMs: 3_000,
+          cleanup: [
+            () => {
+              ran.push('first');
+              throw new Error('db pool refused to close');
+            },
+            async () => {
+              ran.push('second');
+              throw new Error('queue consumer stuck');
+            },
+            () => {
+              ran.push('third');
+              // A rejection with a plain string, as some libraries do.
+              // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors
+              return Promise.reject('cache flush timed out');
+            },
+            () => {
+              ran.push('fourth');
+            },
+          ],
+        });
+        const code = await s.finish(2_000);
+        expect(
+          ran,
+          'a failing cleanup must not stop the next ones: all four run, in order [R22]',
+        ).toEqual(['first', 'second', 'third', 'fourth']);
+        expect(
+          s.exits,
+          'exit(1) once when any cleanup failed, and only after all of them ran [R23]',
+        ).toEqual([1]);
+        expect(code, 'shutdown() resolves to 1 [R23]').toBe(1);
+        for (const message of [
+          'db pool refused to close',
+          'queue consumer stuck',
+          'cache flush timed out',
+        ]) {
+          expect(
+            s.logs.some((line) => line.includes(message)),
+            `a failing cleanup is logged with its error's message (or the value it threw or rejected with): "${message}"; log got ${JSON.stringify(s.logs)} [R22]`,
+          ).toBe(true);
+        }
+      });
+    });
+
+    describe('the timeout', () => {
+      test('calls exit(1) at about timeoutMs = 150 when a cleanup never settles, logs it with its ms, and runs the cleanups before it [R24, R25]', async ({
+        harness,
+      }) => {
+        let firstRan = false;
+        const s = await harness.start({
+          timeoutMs: 150,
+          cleanup: [
+            () => {
+              firstRan = true;
+            },
+            never,
+          ],
+        });
+        const begun = performance.now();
+        const done = s.shutdown();
+        const code = await s.exited(
+          1_000,
+          'exit(1) within 1000 ms: a cleanup that never settles must not block exit past timeoutMs = 150 [R24]',
+        );
+        expect(code, 'a cleanup still pending at timeoutMs means exit code 1 [R24]').toBe(1);
+        expect(
+          (s.exitAt() ?? 0) - begun,
+          'exit(1) must not come before timeoutMs = 150 [R24]',
+        ).toBeGreaterThanOrEqual(140);
+        expect(firstRan, 'the cleanups before the hanging one ran [R21]').toBe(true);
+        expect(
+          await within(done, 500, 'shutdown() to resolve once exit(1) was called'),
+          'shutdown() resolves to 1 [R23]',
+        ).toBe(1);
+        expect(
+          s.logs.some((line) => line.includes('150')),
+          `the timeout must be logged, with its number of ms (150), so an exit code of 1 can be told from a failed cleanup; log got ${JSON.stringify(s.logs)} [R25]`,
+        ).toBe(true);
+      });
+
+      test('calls exit(1) at about timeoutMs = 150 while GET /work?ms=500 hangs, and never again once it finishes [R24, R27]', async ({
+        harness,
+      }) => {
+        const s = await harness.start({ timeoutMs: 150, drainDelayMs: 0 });
+        const hanging = get(s.port, '/work?ms=500');
+        await s.arrivals(1);
+        const begun = performance.now();
+        const done = s.shutdown();
+        const code = await s.exited(
+          1_000,
+          'exit(1) within 1000 ms: timeoutMs = 150 must not wait for GET /work?ms=500 [R24]',
+        );
+        const took = (s.exitAt() ?? 0) - begun;
+        expect(code, 'past timeoutMs the exit code is 1 [R24]').toBe(1);
+        expect(took, 'exit(1) must not come before timeoutMs = 150 [R24]').toBeGreaterThanOrEqual(
+          140,
+        );
+        expect(
+          took,
+          `exit(1) must come at about timeoutMs = 150, without waiting for GET /work?ms=500 (came after ${took.toFixed(0)} ms) [R24]`,
+        ).toBeLessThan(450);
+        expect(
+          await within(done, 500, 'shutdown() to resolve once exit(1) was called'),
+          'shutdown() resolves to 1 when the timeout won [R23, R24]',
+        ).toBe(1);
+        await hanging.catch(() => undefined);
+        await pause(50);
+        expect(
+          s.exits,
+          'exit is called exactly once, even when the hung request finishes later [R27]',
+        ).toEqual([1]);
+      });
+
+      test('counts timeoutMs = 150 from the start of shutdown, drain delay (1000 ms) included [R24]', async ({
+        harness,
+      }) => {
+        const s = await harness.start({ timeoutMs: 150, drainDelayMs: 1_000 });
+        const begun = performance.now();
+        void s.shutdown();
+        const code = await s.exited(2_000, 'exit to be called within 2000 ms');
+        const took = (s.exitAt() ?? 0) - begun;
+        expect(
+          code,
+          'the 1000 ms drain delay alone outlasts timeoutMs = 150: exit code 1 [R24]',
+        ).toBe(1);
+        expect(
+          took,
+          `timeoutMs counts from the moment shutdown begins, so exit(1) comes at about 150 ms, before the 1000 ms drain delay ends (came after ${took.toFixed(0)} ms) [R24]`,
+        ).toBeLessThan(800);
+        expect(took, 'exit(1) must not come before timeoutMs = 150 [R24]').toBeGreaterThanOrEqual(
+          140,
+        );
+      });
+
+      test('gives up at once with timeoutMs = 0: exit(1) right away while a cleanup never settles [R26]', async ({
+        harness,
+      }) => {
+        const s = await harness.start({ timeoutMs: 0, cleanup: [never] });
+        const done = s.shutdown();
+        const code = await s.exited(
+          1_000,
+          'exit(1) at once: timeoutMs = 0 is a deadline of 0 ms ("give up at once"), not "no limit", so a cleanup that never settles cannot hold the shutdown [R26]',
+        );
+        expect(code, 'timeoutMs = 0 with a cleanup still pending: exit code 1 [R26]').toBe(1);
+        expect(
+          await within(done, 500, 'shutdown() to resolve once exit(1) was called'),
+          'shutdown() resolves to 1',
+        ).toBe(1);
+      });
+
+      test('calls exit exactly once when shutdown finishes before timeoutMs = 200 (the timer is cleared) [R27]', async ({
+        harness,
+      }) => {
+        const s = await harness.start({ timeoutMs: 200 });
+        const begun = performance.now();
+        expect(await s.finish(2_000), 'nothing in flight: shutdown() resolves to 0 [R23]').toBe(0);
+        await pause(Math.max(0, 260 - (performance.now() - begun)));
+        expect(
+          s.exits,
+          'the timeout timer must not fire exit(1) after a shutdown that already exited with 0 [R27]',
+        ).toEqual([0]);
+      });
+    });
+  });
+});
