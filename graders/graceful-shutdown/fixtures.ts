@@ -10,9 +10,48 @@
 import http from 'node:http';
 import net from 'node:net';
 import type { AddressInfo } from 'node:net';
-import { afterAll, afterEach, beforeAll, beforeEach, test as base } from 'vitest';
+import { afterAll, afterEach, beforeAll, beforeEach, test as base, vi } from 'vitest';
 import { createApp, type ShutdownOptions } from '@kata/graceful-shutdown';
 import { DeadlineError, within } from '../support/deadline.ts';
+import { realNowMs } from '../support/limits.ts';
+
+/**
+ * The time limit of the in-process tests that run concurrently: generous, since on a loaded
+ * machine several servers share one event loop; their own waits are bounded far below it.
+ */
+export const IN_PROCESS_TIMEOUT = { timeout: 15_000 };
+
+/** The real setImmediate, taken before any test fakes the clock: lets real socket I/O run. */
+const realSetImmediate = globalThis.setImmediate;
+export const realTurn = (): Promise<void> => new Promise((resolve) => realSetImmediate(resolve));
+
+/**
+ * Back to real timers. countTimers() spies on the (fake) globals: restore the spies first, or
+ * restoring them later would put the fake setTimeout back in place of the real one.
+ */
+export function restoreRealClock(): void {
+  vi.restoreAllMocks();
+  vi.useRealTimers();
+}
+
+/**
+ * Moves the fake clock forward by `untilMs` in `stepMs` steps, letting real I/O (sockets) run
+ * between steps, and stops early once `done()`. Then, if not done, keeps letting real I/O run (the
+ * clock still) for up to `ioMs` of real time.
+ */
+export async function advanceWithIo(
+  done: () => boolean,
+  untilMs: number,
+  stepMs = 250,
+  ioMs = 2_000,
+): Promise<void> {
+  for (let at = 0; at < untilMs && !done(); at += stepMs) {
+    await vi.advanceTimersByTimeAsync(Math.min(stepMs, untilMs - at));
+    for (let turn = 0; turn < 3; turn += 1) await realTurn();
+  }
+  const ioUntil = realNowMs() + ioMs;
+  while (!done() && realNowMs() < ioUntil) await realTurn();
+}
 
 /** An unusual signal for in-process signal tests: nothing else in the test runner listens to it. */
 export const TEST_SIGNAL: NodeJS.Signals = 'SIGUSR2';

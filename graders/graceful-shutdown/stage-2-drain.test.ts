@@ -1,6 +1,14 @@
 import { describe, expect, vi } from 'vitest';
 import { within } from '../support/deadline.ts';
-import { closedWithin, connect, get, guardSignalHandlers, test, untilRefused } from './fixtures.ts';
+import {
+  closedWithin,
+  connect,
+  get,
+  guardSignalHandlers,
+  IN_PROCESS_TIMEOUT,
+  test,
+  untilRefused,
+} from './fixtures.ts';
 
 guardSignalHandlers('all');
 
@@ -10,7 +18,7 @@ guardSignalHandlers('all');
  */
 const DRAIN_MS = 500;
 
-describe('stage 2: shutdown drains the server', () => {
+describe('stage 2: shutdown drains the server', IN_PROCESS_TIMEOUT, () => {
   // These two replace process.exit and stderr, so they run alone, before the concurrent tests.
   describe('defaults (run one at a time)', () => {
     test('calls process.exit with the code when no exit is given [R9]', async ({ harness }) => {
@@ -59,7 +67,7 @@ describe('stage 2: shutdown drains the server', () => {
     });
   });
 
-  describe.concurrent('shutting down a real server', () => {
+  describe.concurrent('shutting down a real server', IN_PROCESS_TIMEOUT, () => {
     describe('exit', () => {
       test('resolves shutdown() to 0 and calls exit(0) once when nothing is in flight [R23, R27]', async ({
         harness,

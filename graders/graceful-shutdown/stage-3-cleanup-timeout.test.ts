@@ -1,39 +1,23 @@
 import { describe, expect, vi } from 'vitest';
 import { useFakeClock } from '../support/clock.ts';
 import { pause, within } from '../support/deadline.ts';
-import { countTimers, realNowMs } from '../support/limits.ts';
-import { get, guardSignalHandlers, never, test, type Started } from './fixtures.ts';
+import { countTimers } from '../support/limits.ts';
+import {
+  advanceWithIo,
+  get,
+  guardSignalHandlers,
+  IN_PROCESS_TIMEOUT,
+  never,
+  restoreRealClock,
+  test,
+  type Started,
+} from './fixtures.ts';
 
 guardSignalHandlers('all');
 
-/** The real setImmediate, taken before any test fakes the clock: lets real socket I/O run. */
-const realSetImmediate = globalThis.setImmediate;
-const realTurn = (): Promise<void> => new Promise((resolve) => realSetImmediate(resolve));
+const exited = (s: Started) => (): boolean => s.exits.length > 0;
 
-/**
- * Back to real timers. countTimers() spies on the (fake) globals: restore the spies first, or
- * restoring them later would put the fake setTimeout back in place of the real one.
- */
-function restoreRealClock(): void {
-  vi.restoreAllMocks();
-  vi.useRealTimers();
-}
-
-/**
- * Moves the fake clock forward to `untilMs` (fake ms since the call) in `stepMs` steps, letting
- * real I/O run between steps, and stops early once `s` has exited. Then, if it has not, keeps
- * letting real I/O run (the clock still) for up to `ioMs` of real time.
- */
-async function advanceWithIo(s: Started, untilMs: number, stepMs = 250, ioMs = 2_000) {
-  for (let at = 0; at < untilMs && s.exits.length === 0; at += stepMs) {
-    await vi.advanceTimersByTimeAsync(Math.min(stepMs, untilMs - at));
-    for (let turn = 0; turn < 3; turn += 1) await realTurn();
-  }
-  const ioUntil = realNowMs() + ioMs;
-  while (s.exits.length === 0 && realNowMs() < ioUntil) await realTurn();
-}
-
-describe('stage 3: cleanups and the shutdown timeout', () => {
+describe('stage 3: cleanups and the shutdown timeout', IN_PROCESS_TIMEOUT, () => {
   // These fake the clock for the whole process, so they run alone, before the concurrent tests.
   describe('timers, on a fake clock (run one at a time)', () => {
     test('waits on timers, not polling loops: a 10 s drain delay and a 15 s request in flight fire a handful of timer callbacks, and none is left pending after shutdown [R30, R31]', async ({
@@ -46,7 +30,7 @@ describe('stage 3: cleanups and the shutdown timeout', () => {
         const inFlight = get(s.port, '/work?ms=15000', { ms: 600_000 });
         await s.arrivals(1);
         void s.shutdown();
-        await advanceWithIo(s, 30_000);
+        await advanceWithIo(exited(s), 30_000);
         expect(
           (await inFlight).status,
           'GET /work?ms=15000, in flight during the drain delay, finishes with 200 once its 15 s have passed on the fake clock [R17]',
@@ -55,6 +39,8 @@ describe('stage 3: cleanups and the shutdown timeout', () => {
           s.exits,
           'exit(0) once the request finished (15 s of fake time), well before timeoutMs = 60000',
         ).toEqual([0]);
+        // What is due now (an immediate scheduled on the way out) may still run; nothing later may wait.
+        await vi.advanceTimersByTimeAsync(0);
         const { fired, pending } = timers();
         expect(
           fired,
@@ -62,7 +48,7 @@ describe('stage 3: cleanups and the shutdown timeout', () => {
         ).toBeLessThanOrEqual(20);
         expect(
           pending,
-          `once shutdown() has settled ${pending} timer(s) are still pending: clear the timeout timer when shutdown finishes, and leave no other [R31]`,
+          `once shutdown() has settled ${pending} timer(s) are still pending (timeoutMs = 60000): clear the timeout timer when shutdown finishes, and leave no other [R31]`,
         ).toBe(0);
       } finally {
         restoreRealClock();
@@ -76,12 +62,12 @@ describe('stage 3: cleanups and the shutdown timeout', () => {
       try {
         useFakeClock();
         void s.shutdown();
-        await advanceWithIo(s, 9_990, 250, 0);
+        await advanceWithIo(exited(s), 9_990, 250, 0);
         expect(
           s.exits,
           'timeoutMs defaults to 10000: at 9990 ms (fake clock) a hung cleanup must still be awaited, exit not called yet [R6, R24]',
         ).toEqual([]);
-        await advanceWithIo(s, 20, 10, 1_000);
+        await advanceWithIo(exited(s), 20, 10, 1_000);
         expect(
           s.exits,
           'timeoutMs defaults to 10000: by 10010 ms (fake clock), with a cleanup that never settles, exit(1) must have been called [R6, R24]',
@@ -92,7 +78,7 @@ describe('stage 3: cleanups and the shutdown timeout', () => {
     });
   });
 
-  describe.concurrent('cleanups and the timeout on a real server', () => {
+  describe.concurrent('cleanups and the timeout on a real server', IN_PROCESS_TIMEOUT, () => {
     describe('cleanups', () => {
       test('runs the cleanups one at a time, in the given order, each awaited, then calls exit(0) [R21, R23]', async ({
         harness,

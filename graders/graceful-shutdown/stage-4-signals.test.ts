@@ -1,6 +1,14 @@
 import { describe, expect } from 'vitest';
 import { pause, within } from '../support/deadline.ts';
-import { addedListeners, get, guardSignalHandlers, never, test, TEST_SIGNAL } from './fixtures.ts';
+import {
+  addedListeners,
+  get,
+  guardSignalHandlers,
+  IN_PROCESS_TIMEOUT,
+  never,
+  test,
+  TEST_SIGNAL,
+} from './fixtures.ts';
 
 // Signal handlers live on `process`: these tests run one at a time, each checked against the
 // handlers present when it started.
@@ -10,7 +18,7 @@ guardSignalHandlers('each');
 const deliver = (signal: NodeJS.Signals): boolean => process.emit(signal, signal);
 const signals = [TEST_SIGNAL];
 
-describe('stage 4: signals start the shutdown exactly once', () => {
+describe('stage 4: signals start the shutdown exactly once', IN_PROCESS_TIMEOUT, () => {
   test(`installs a handler for each signal in signals (${TEST_SIGNAL}) when createApp is called [R11]`, async ({
     harness,
   }) => {
