@@ -34,6 +34,44 @@ export function restoreRealClock(): void {
   vi.useRealTimers();
 }
 
+/** Installs the fake clock (Date, performance and every timer): for tests that run alone. */
+export { useFakeClock } from '../support/clock.ts';
+
+/** Advances the fake clock by `ms`, in steps of at most `stepMs`, letting real I/O run between steps. */
+export async function advance(ms: number, stepMs = 250): Promise<void> {
+  for (let at = 0; at < ms; at += stepMs) {
+    await vi.advanceTimersByTimeAsync(Math.min(stepMs, ms - at));
+    for (let turn = 0; turn < 3; turn += 1) await realTurn();
+  }
+  if (ms === 0) {
+    await vi.advanceTimersByTimeAsync(0);
+    await realTurn();
+  }
+}
+
+/**
+ * With the fake clock standing still, lets real I/O and the timers due now run until `done()`, or
+ * until `ioMs` of real time have passed; resolves to whether `done()` became true.
+ */
+export async function settle(done: () => boolean, ioMs = 5_000): Promise<boolean> {
+  const until = realNowMs() + ioMs;
+  while (!done() && realNowMs() < until) {
+    await vi.advanceTimersByTimeAsync(0);
+    await realTurn();
+  }
+  return done();
+}
+
+/** Tracks whether `promise` has settled, for {@link settle}. */
+export function tracked<T>(promise: Promise<T>): { promise: Promise<T>; settled: () => boolean } {
+  let done = false;
+  promise.then(
+    () => (done = true),
+    () => (done = true),
+  );
+  return { promise, settled: () => done };
+}
+
 /**
  * Moves the fake clock forward by `untilMs` in `stepMs` steps, letting real I/O (sockets) run
  * between steps, and stops early once `done()`. Then, if not done, keeps letting real I/O run (the
@@ -120,10 +158,10 @@ function createHarness(): { harness: Harness; dispose(): Promise<void> } {
         (idle > 0
           ? ` (${idle} of them idle keep-alive connections whose responses were already sent)`
           : '') +
-        ': idle keep-alive connections must close as soon as the listener closes, and a connection busy at that moment as soon as its response is sent (e.g. "Connection: close" on responses sent during shutdown), not after their keep-alive timeout [R18, R19]'
+        ': idle keep-alive connections must close as soon as the listener closes, and a connection busy at that moment as soon as its response is sent (e.g. "Connection: close" on responses sent during shutdown), not after their keep-alive timeout [R18]'
       );
     }
-    return 'the listener has closed and no connection is open: the cleanups should have run and exit should have been called [R21, R24]';
+    return 'the listener has closed and no connection is open: the cleanups should have run and exit should have been called [R20, R23]';
   }
 
   const harness: Harness = {

@@ -1,15 +1,18 @@
 import { describe, expect, vi } from 'vitest';
 import { useFakeClock } from '../support/clock.ts';
-import { pause, within } from '../support/deadline.ts';
+import { pause } from '../support/deadline.ts';
 import { countTimers } from '../support/limits.ts';
 import {
+  advance,
   advanceWithIo,
   get,
   guardSignalHandlers,
   IN_PROCESS_TIMEOUT,
   never,
   restoreRealClock,
+  settle,
   test,
+  tracked,
   type Started,
 } from './fixtures.ts';
 
@@ -72,6 +75,149 @@ describe('stage 3: cleanups and the shutdown timeout', IN_PROCESS_TIMEOUT, () =>
           s.exits,
           'timeoutMs defaults to 10000: by 10010 ms (fake clock), with a cleanup that never settles, exit(1) must have been called [R6, R24]',
         ).toEqual([1]);
+      } finally {
+        restoreRealClock();
+      }
+    });
+  });
+
+  // The timeout, on a fake clock: "at about timeoutMs" is exact, whatever the machine's load.
+  describe('the timeout, on a fake clock (run one at a time)', () => {
+    const exitedNow = (s: Started) => settle(() => s.exits.length > 0, 2_000);
+
+    test('calls exit(1) at timeoutMs = 150, not before, when a cleanup never settles; logs it with its ms; runs the cleanups before it [R21, R24, R25]', async ({
+      harness,
+    }) => {
+      let firstRan = false;
+      const s = await harness.start({
+        timeoutMs: 150,
+        cleanup: [
+          () => {
+            firstRan = true;
+          },
+          never,
+        ],
+      });
+      try {
+        useFakeClock();
+        const done = tracked(s.shutdown());
+        await advance(149);
+        await settle(() => s.exits.length > 0, 50);
+        expect(s.exits, 'at 149 ms (fake clock) exit must not have been called yet [R24]').toEqual(
+          [],
+        );
+        await advance(1);
+        expect(
+          await exitedNow(s),
+          'at timeoutMs = 150 (fake clock) exit(1) must be called at once: a cleanup that never settles must not hold the shutdown [R24]',
+        ).toBe(true);
+        expect(
+          s.exits,
+          'a cleanup still pending at timeoutMs means exit code 1, once [R24]',
+        ).toEqual([1]);
+        expect(firstRan, 'the cleanups before the hanging one ran [R21]').toBe(true);
+        await settle(done.settled, 1_000);
+        expect(await done.promise, 'shutdown() resolves to 1 [R23, R24]').toBe(1);
+        expect(
+          s.logs.some((line) => line.includes('150')),
+          `the timeout must be logged, with its number of ms (150), so an exit code of 1 can be told from a failed cleanup; log got ${JSON.stringify(s.logs)} [R25]`,
+        ).toBe(true);
+      } finally {
+        restoreRealClock();
+      }
+    });
+
+    test('calls exit(1) at timeoutMs = 150 while GET /work?ms=500 hangs, and never again once it finishes [R24, R27]', async ({
+      harness,
+    }) => {
+      const s = await harness.start({ timeoutMs: 150, drainDelayMs: 0 });
+      try {
+        useFakeClock();
+        const hanging = tracked(get(s.port, '/work?ms=500', { ms: 600_000 }));
+        await s.arrivals(1);
+        void s.shutdown();
+        await advance(149);
+        await settle(() => s.exits.length > 0, 50);
+        expect(s.exits, 'at 149 ms (fake clock) exit must not have been called yet [R24]').toEqual(
+          [],
+        );
+        await advance(1);
+        expect(
+          await exitedNow(s),
+          'at timeoutMs = 150 (fake clock) exit(1) must be called at once, without waiting for GET /work?ms=500 [R24]',
+        ).toBe(true);
+        expect(s.exits, 'past timeoutMs the exit code is 1 [R24]').toEqual([1]);
+        await advance(400);
+        await settle(hanging.settled);
+        await settle(() => false, 50);
+        expect(
+          s.exits,
+          'exit is called exactly once, even when the hung request finishes later (at 500 ms) [R27]',
+        ).toEqual([1]);
+      } finally {
+        restoreRealClock();
+      }
+    });
+
+    test('counts timeoutMs = 150 from the start of shutdown, drain delay (1000 ms) included [R24]', async ({
+      harness,
+    }) => {
+      const s = await harness.start({ timeoutMs: 150, drainDelayMs: 1_000 });
+      try {
+        useFakeClock();
+        void s.shutdown();
+        await advance(149);
+        await settle(() => s.exits.length > 0, 50);
+        expect(s.exits, 'at 149 ms (fake clock) exit must not have been called yet [R24]').toEqual(
+          [],
+        );
+        await advance(1);
+        expect(
+          await exitedNow(s),
+          'timeoutMs counts from the moment shutdown begins, drain delay included: exit(1) at 150 ms (fake clock), before the 1000 ms drain delay ends [R24]',
+        ).toBe(true);
+        expect(s.exits, 'the drain delay alone outlasts timeoutMs: exit code 1 [R24]').toEqual([1]);
+      } finally {
+        restoreRealClock();
+      }
+    });
+
+    test('gives up at once with timeoutMs = 0: exit(1) right away while a cleanup never settles [R26]', async ({
+      harness,
+    }) => {
+      const s = await harness.start({ timeoutMs: 0, cleanup: [never] });
+      try {
+        useFakeClock();
+        const done = tracked(s.shutdown());
+        await advance(0);
+        expect(
+          await exitedNow(s),
+          'timeoutMs = 0 is a deadline of 0 ms ("give up at once"), not "no limit": with a cleanup that never settles, exit(1) must come with no time passing (fake clock) [R26]',
+        ).toBe(true);
+        expect(s.exits, 'timeoutMs = 0 with a cleanup still pending: exit code 1 [R26]').toEqual([
+          1,
+        ]);
+        await settle(done.settled, 1_000);
+        expect(await done.promise, 'shutdown() resolves to 1 [R23]').toBe(1);
+      } finally {
+        restoreRealClock();
+      }
+    });
+
+    test('calls exit exactly once when shutdown finishes before timeoutMs = 200 (the timer is cleared) [R27]', async ({
+      harness,
+    }) => {
+      const s = await harness.start({ timeoutMs: 200 });
+      try {
+        useFakeClock();
+        void s.shutdown();
+        await advance(0);
+        expect(await exitedNow(s), 'nothing in flight: exit(0) with no time passing').toBe(true);
+        await advance(300);
+        expect(
+          s.exits,
+          'the timeout timer must not fire exit(1) after a shutdown that already exited with 0 [R27]',
+        ).toEqual([0]);
       } finally {
         restoreRealClock();
       }
@@ -197,126 +343,6 @@ describe('stage 3: cleanups and the shutdown timeout', IN_PROCESS_TIMEOUT, () =>
             `a failing cleanup is logged with its error's message (or the value it threw or rejected with): "${message}"; log got ${JSON.stringify(s.logs)} [R22]`,
           ).toBe(true);
         }
-      });
-    });
-
-    describe('the timeout', () => {
-      test('calls exit(1) at about timeoutMs = 150 when a cleanup never settles, logs it with its ms, and runs the cleanups before it [R24, R25]', async ({
-        harness,
-      }) => {
-        let firstRan = false;
-        const s = await harness.start({
-          timeoutMs: 150,
-          cleanup: [
-            () => {
-              firstRan = true;
-            },
-            never,
-          ],
-        });
-        const begun = performance.now();
-        const done = s.shutdown();
-        const code = await s.exited(
-          1_000,
-          'exit(1) within 1000 ms: a cleanup that never settles must not block exit past timeoutMs = 150 [R24]',
-        );
-        expect(code, 'a cleanup still pending at timeoutMs means exit code 1 [R24]').toBe(1);
-        expect(
-          (s.exitAt() ?? 0) - begun,
-          'exit(1) must not come before timeoutMs = 150 [R24]',
-        ).toBeGreaterThanOrEqual(140);
-        expect(firstRan, 'the cleanups before the hanging one ran [R21]').toBe(true);
-        expect(
-          await within(done, 500, 'shutdown() to resolve once exit(1) was called'),
-          'shutdown() resolves to 1 [R23]',
-        ).toBe(1);
-        expect(
-          s.logs.some((line) => line.includes('150')),
-          `the timeout must be logged, with its number of ms (150), so an exit code of 1 can be told from a failed cleanup; log got ${JSON.stringify(s.logs)} [R25]`,
-        ).toBe(true);
-      });
-
-      test('calls exit(1) at about timeoutMs = 150 while GET /work?ms=500 hangs, and never again once it finishes [R24, R27]', async ({
-        harness,
-      }) => {
-        const s = await harness.start({ timeoutMs: 150, drainDelayMs: 0 });
-        const hanging = get(s.port, '/work?ms=500');
-        await s.arrivals(1);
-        const begun = performance.now();
-        const done = s.shutdown();
-        const code = await s.exited(
-          1_000,
-          'exit(1) within 1000 ms: timeoutMs = 150 must not wait for GET /work?ms=500 [R24]',
-        );
-        const took = (s.exitAt() ?? 0) - begun;
-        expect(code, 'past timeoutMs the exit code is 1 [R24]').toBe(1);
-        expect(took, 'exit(1) must not come before timeoutMs = 150 [R24]').toBeGreaterThanOrEqual(
-          140,
-        );
-        expect(
-          took,
-          `exit(1) must come at about timeoutMs = 150, without waiting for GET /work?ms=500 (came after ${took.toFixed(0)} ms) [R24]`,
-        ).toBeLessThan(450);
-        expect(
-          await within(done, 500, 'shutdown() to resolve once exit(1) was called'),
-          'shutdown() resolves to 1 when the timeout won [R23, R24]',
-        ).toBe(1);
-        await hanging.catch(() => undefined);
-        await pause(50);
-        expect(
-          s.exits,
-          'exit is called exactly once, even when the hung request finishes later [R27]',
-        ).toEqual([1]);
-      });
-
-      test('counts timeoutMs = 150 from the start of shutdown, drain delay (1000 ms) included [R24]', async ({
-        harness,
-      }) => {
-        const s = await harness.start({ timeoutMs: 150, drainDelayMs: 1_000 });
-        const begun = performance.now();
-        void s.shutdown();
-        const code = await s.exited(2_000, 'exit to be called within 2000 ms');
-        const took = (s.exitAt() ?? 0) - begun;
-        expect(
-          code,
-          'the 1000 ms drain delay alone outlasts timeoutMs = 150: exit code 1 [R24]',
-        ).toBe(1);
-        expect(
-          took,
-          `timeoutMs counts from the moment shutdown begins, so exit(1) comes at about 150 ms, before the 1000 ms drain delay ends (came after ${took.toFixed(0)} ms) [R24]`,
-        ).toBeLessThan(800);
-        expect(took, 'exit(1) must not come before timeoutMs = 150 [R24]').toBeGreaterThanOrEqual(
-          140,
-        );
-      });
-
-      test('gives up at once with timeoutMs = 0: exit(1) right away while a cleanup never settles [R26]', async ({
-        harness,
-      }) => {
-        const s = await harness.start({ timeoutMs: 0, cleanup: [never] });
-        const done = s.shutdown();
-        const code = await s.exited(
-          1_000,
-          'exit(1) at once: timeoutMs = 0 is a deadline of 0 ms ("give up at once"), not "no limit", so a cleanup that never settles cannot hold the shutdown [R26]',
-        );
-        expect(code, 'timeoutMs = 0 with a cleanup still pending: exit code 1 [R26]').toBe(1);
-        expect(
-          await within(done, 500, 'shutdown() to resolve once exit(1) was called'),
-          'shutdown() resolves to 1',
-        ).toBe(1);
-      });
-
-      test('calls exit exactly once when shutdown finishes before timeoutMs = 200 (the timer is cleared) [R27]', async ({
-        harness,
-      }) => {
-        const s = await harness.start({ timeoutMs: 200 });
-        const begun = performance.now();
-        expect(await s.finish(2_000), 'nothing in flight: shutdown() resolves to 0 [R23]').toBe(0);
-        await pause(Math.max(0, 260 - (performance.now() - begun)));
-        expect(
-          s.exits,
-          'the timeout timer must not fire exit(1) after a shutdown that already exited with 0 [R27]',
-        ).toEqual([0]);
       });
     });
   });
