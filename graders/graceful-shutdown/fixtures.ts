@@ -1,7 +1,7 @@
 /**
- * Shared by this kata's grader files. `test` is Vitest's `test` with a `harness` fixture: each test
- * gets its own, so tests can run concurrently (each server on its own free port on 127.0.0.1), and
- * everything a test started is torn down after it, however it ended (servers, sockets, agents).
+ * Shared by this kata's grader files. Each test body wrapped in `harnessed()` gets its own harness,
+ * so tests can run concurrently (each server on its own free port on 127.0.0.1), and everything a
+ * test started is torn down after it, however it ended (servers, sockets, agents).
  *
  * Process-level state (signal handlers, `process.exit`, stderr, the fake clock) is only touched by
  * tests that run alone: the signal tests, and the few sequential tests at the top of a file.
@@ -10,7 +10,7 @@
 import http from 'node:http';
 import net from 'node:net';
 import type { AddressInfo } from 'node:net';
-import { afterAll, afterEach, beforeAll, beforeEach, test as base, vi } from 'vitest';
+import { afterAll, afterEach, beforeAll, beforeEach, vi } from 'vitest';
 import { createApp, type ShutdownOptions } from '@kata/graceful-shutdown';
 import { DeadlineError, within } from '../support/deadline.ts';
 import { realNowMs } from '../support/limits.ts';
@@ -267,20 +267,22 @@ function createHarness(): { harness: Harness; dispose(): Promise<void> } {
   return { harness, dispose };
 }
 
-/** Vitest's `test`, with a fresh {@link Harness} per test. */
-export const test = base.extend<{ harness: Harness }>({
-  // Vitest requires a destructuring pattern for the fixtures argument.
-  // eslint-disable-next-line no-empty-pattern
-  harness: async ({}, use) => {
+/**
+ * A test body with a fresh {@link Harness}, torn down after it however it ended:
+ * `test('…', harnessed(async (harness) => { … }))`. (A wrapper rather than a Vitest fixture:
+ * graders/support/setup.ts registers hooks whose argument is not destructured, which Vitest
+ * refuses beside `test.extend` fixtures.)
+ */
+export function harnessed(body: (harness: Harness) => Promise<void> | void): () => Promise<void> {
+  return async () => {
     const made = createHarness();
     try {
-      await use(made.harness);
+      await body(made.harness);
     } finally {
       await made.dispose();
     }
-  },
-});
-export const it = test;
+  };
+}
 
 type SignalListener = (signal: NodeJS.Signals) => void;
 const snapshot = (): Map<NodeJS.Signals, SignalListener[]> =>

@@ -1,4 +1,4 @@
-import { afterAll, describe, expect } from 'vitest';
+import { afterAll, describe, expect, test } from 'vitest';
 import { createApp } from '@kata/graceful-shutdown';
 import { useFakeClock } from '../support/clock.ts';
 import { within } from '../support/deadline.ts';
@@ -7,7 +7,7 @@ import {
   guardSignalHandlers,
   IN_PROCESS_TIMEOUT,
   restoreRealClock,
-  test,
+  harnessed,
   type Made,
 } from './fixtures.ts';
 
@@ -45,31 +45,36 @@ describe('stage 1: routes and option validation', IN_PROCESS_TIMEOUT, () => {
   // The fake clock is the whole process's: these run alone, before the concurrent tests.
   describe('GET /work waits ms, on a fake clock (run one at a time)', () => {
     for (const ms of [120, 60_000]) {
-      test(`answers GET /work?ms=${ms} with 200 {"ok":true,"ms":${ms}} after exactly ${ms} ms [R3]`, async ({
-        harness,
-      }) => {
-        const { app } = await harness.start({}, { listen: false });
-        await within(app.ready(), 3_000, 'app.ready() to finish');
-        try {
-          useFakeClock();
-          let answer: Awaited<ReturnType<typeof inject>> | undefined;
-          const settled = () => answer !== undefined;
-          const pending = inject(app, `/work?ms=${ms}`, 600_000).then((a) => (answer = a));
-          await advanceWithIo(settled, ms - 1, 1_000, 50);
-          expect(
-            answer,
-            `GET /work?ms=${ms} must still be waiting after ${ms - 1} ms (fake clock), not answered${answer ? ` (got ${answer.status} ${answer.text})` : ''} [R3]`,
-          ).toBeUndefined();
-          await advanceWithIo(settled, 1, 1, 2_000);
-          await within(pending, 2_000, `an answer to GET /work?ms=${ms} once ${ms} ms have passed`);
-          expect(
-            { status: answer?.status, body: answer?.body },
-            `once ${ms} ms have passed, GET /work?ms=${ms} answers 200 {"ok":true,"ms":${ms}}, ms as a number [R3]`,
-          ).toEqual({ status: 200, body: { ok: true, ms } });
-        } finally {
-          restoreRealClock();
-        }
-      });
+      test(
+        `answers GET /work?ms=${ms} with 200 {"ok":true,"ms":${ms}} after exactly ${ms} ms [R3]`,
+        harnessed(async (harness) => {
+          const { app } = await harness.start({}, { listen: false });
+          await within(app.ready(), 3_000, 'app.ready() to finish');
+          try {
+            useFakeClock();
+            let answer: Awaited<ReturnType<typeof inject>> | undefined;
+            const settled = () => answer !== undefined;
+            const pending = inject(app, `/work?ms=${ms}`, 600_000).then((a) => (answer = a));
+            await advanceWithIo(settled, ms - 1, 1_000, 50);
+            expect(
+              answer,
+              `GET /work?ms=${ms} must still be waiting after ${ms - 1} ms (fake clock), not answered${answer ? ` (got ${answer.status} ${answer.text})` : ''} [R3]`,
+            ).toBeUndefined();
+            await advanceWithIo(settled, 1, 1, 2_000);
+            await within(
+              pending,
+              2_000,
+              `an answer to GET /work?ms=${ms} once ${ms} ms have passed`,
+            );
+            expect(
+              { status: answer?.status, body: answer?.body },
+              `once ${ms} ms have passed, GET /work?ms=${ms} answers 200 {"ok":true,"ms":${ms}}, ms as a number [R3]`,
+            ).toEqual({ status: 200, body: { ok: true, ms } });
+          } finally {
+            restoreRealClock();
+          }
+        }),
+      );
     }
   });
 
@@ -202,14 +207,17 @@ describe('stage 1: routes and option validation', IN_PROCESS_TIMEOUT, () => {
           `the RangeError's message must name ${name} [R8]`,
         ).toContain(name);
       });
-      test(`accepts ${name} = 0, 1.5 and 2**31-1, and leaving it out [R6]`, ({ harness }) => {
-        for (const value of [0, 1.5, 2 ** 31 - 1, undefined]) {
-          expect(
-            () => harness.make({ [name]: value, signals: [], exit, log }),
-            `${name} = ${value} is within 0..2**31-1 (or absent: the default) and must be accepted [R6]`,
-          ).not.toThrow();
-        }
-      });
+      test(
+        `accepts ${name} = 0, 1.5 and 2**31-1, and leaving it out [R6]`,
+        harnessed(async (harness) => {
+          for (const value of [0, 1.5, 2 ** 31 - 1, undefined]) {
+            expect(
+              () => harness.make({ [name]: value, signals: [], exit, log }),
+              `${name} = ${value} is within 0..2**31-1 (or absent: the default) and must be accepted [R6]`,
+            ).not.toThrow();
+          }
+        }),
+      );
     }
   });
 });
