@@ -411,15 +411,5 @@ export function connect(port: number, ms = 1_000): Promise<string> {
   });
 }
 
-/** Tries a new connection every 10 ms until one is refused; resolves with how long that took (ms), or undefined. */
-export async function untilRefused(port: number, ms: number): Promise<number | undefined> {
-  const begun = performance.now();
-  while (performance.now() - begun < ms) {
-    if ((await connect(port, 500)) !== 'accepted') return performance.now() - begun;
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-  return undefined;
-}
-
 /** A promise that never settles and holds nothing open. */
 export const never = (): Promise<never> => new Promise<never>(() => undefined);
