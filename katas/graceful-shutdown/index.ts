@@ -6,8 +6,8 @@ import { NotImplementedError } from '../not-implemented.ts';
 export interface ShutdownOptions {
   /**
    * The most time shutdown may take, in ms, counted from the moment it begins (drain delay
-   * included). When it passes, `exit(1)` is called at once, whatever still hangs. 0 means "exit(1)
-   * as soon as the timer fires", not "no limit".
+   * included). When it passes, `exit(1)` is called at once, whatever still hangs. 0 means "give up
+   * at once" (exit(1) as soon as the timer fires), not "no limit".
    * @default 10_000
    * @throws {TypeError} when not a number
    * @throws {RangeError} when below 0, above 2³¹−1 (2_147_483_647) or NaN
@@ -36,7 +36,10 @@ export interface ShutdownOptions {
   cleanup?: Array<() => unknown>;
   /** Called exactly once, with 0 when all went well, else 1. @default process.exit */
   exit?: (code: number) => void;
-  /** Where progress and failures are reported, one line per call. @default a line on stderr */
+  /**
+   * Where the shutdown reports, one line per call: its start (naming the signal or the reason), each
+   * failing cleanup (with the error's message) and a timeout (with timeoutMs). @default a line on stderr
+   */
   log?: (message: string) => void;
 }
 
@@ -58,13 +61,14 @@ export interface ShutdownApp {
  * - `GET /healthz` → 200 `{ "status": "ok" }` while the process lives (liveness);
  * - `GET /readyz` → 200 `{ "status": "ready" }`, then 503 `{ "status": "shutting-down" }` from the
  *   moment shutdown begins (readiness);
- * - `GET /work?ms=N` → waits N ms, then 200 `{ "ok": true, "ms": N }`; N must be a whole number from
- *   0 to 60000 written in decimal digits, otherwise (missing, empty, negative, fractional,
- *   non-numeric, '1e3', ' 5', larger) the answer is 400.
+ * - `GET /work?ms=N` → waits N ms, then 200 `{ "ok": true, "ms": N }` for N a whole number from 0 to
+ *   60000; 400, with a body naming `ms`, when it is missing, empty, negative, fractional, not a
+ *   number or larger (other spellings such as '1e3' or '0x10' may be either).
  *
  * Shutdown: `/readyz` fails at once; after `drainDelayMs` the listener closes (new connections are
  * refused, requests in flight finish, idle keep-alive connections close without waiting for their
- * keep-alive timeout); then each `cleanup` runs in order; then `exit(code)`.
+ * keep-alive timeout, and so do those busy then, once their response is sent); then each `cleanup`
+ * runs in order; then `exit(code)`. If `timeoutMs` passes first, `exit(1)` at once.
  * @throws {TypeError} when `timeoutMs` or `drainDelayMs` is not a number (the message names it)
  * @throws {RangeError} when `timeoutMs` or `drainDelayMs` is outside 0..2³¹−1 (the message names it)
  */
