@@ -58,7 +58,7 @@ for (const id of ['node:perf_hooks', 'perf_hooks']) {
 // While grading (scripts/lib/run-grader.ts), note each test's start and end from inside the test
 // process, synchronously: if the code under test loops forever, Vitest's own batched reports never
 // arrive, and this record is what tells the learner which test hung and which passed before it.
-// In a verify run (scripts/lib/verify-run.ts), each copy of the graders has its own record,
+// In a verify run (scripts/lib/verify/run.ts), each copy of the graders has its own record,
 // `events.jsonl` beside its `target.json`, and a mutant's copy skips its remaining tests once one
 // has failed: one failure is its verdict.
 const copies = new Map<string, CopyManifest | undefined>();
@@ -87,26 +87,22 @@ beforeAll(({}, file) => {
       `${JSON.stringify({ type: 'collected', tests: listTests(file) })}\n`,
     );
 });
-beforeEach((context) => {
-  const progressFile = progressFileOf(context.task.file.filepath);
+// Hooks destructure the test context: Vitest then knows they use no fixture, and a grader may
+// define its own with `test.extend`.
+beforeEach(({ task, skip }) => {
+  const progressFile = progressFileOf(task.file.filepath);
   if (!progressFile) return;
-  if (bailsOf(context.task.file.filepath) && existsSync(failedMarker(progressFile))) {
-    context.skip('an earlier test of this mutant failed');
+  if (bailsOf(task.file.filepath) && existsSync(failedMarker(progressFile))) {
+    skip('an earlier test of this mutant failed');
   }
-  appendFileSync(
-    progressFile,
-    `${JSON.stringify({ type: 'worker-start', id: context.task.id })}\n`,
-  );
+  appendFileSync(progressFile, `${JSON.stringify({ type: 'worker-start', id: task.id })}\n`);
 });
-afterEach((context) => {
-  const progressFile = progressFileOf(context.task.file.filepath);
+afterEach(({ task }) => {
+  const progressFile = progressFileOf(task.file.filepath);
   if (!progressFile) return;
-  const failed = (context.task.result?.errors?.length ?? 0) > 0;
-  if (failed && bailsOf(context.task.file.filepath)) writeFileSync(failedMarker(progressFile), '');
-  appendFileSync(
-    progressFile,
-    `${JSON.stringify({ type: 'worker-end', id: context.task.id, failed })}\n`,
-  );
+  const failed = (task.result?.errors?.length ?? 0) > 0;
+  if (failed && bailsOf(task.file.filepath)) writeFileSync(failedMarker(progressFile), '');
+  appendFileSync(progressFile, `${JSON.stringify({ type: 'worker-end', id: task.id, failed })}\n`);
 });
 
 interface TaskNode {
