@@ -112,6 +112,34 @@ describe('stage 4: per-key limits with least-recently-used eviction', () => {
     ).toBe(0);
   });
 
+  it("refills each key's bucket continuously from its last take, up to capacity [R2, R3]", async () => {
+    useFakeClock();
+    const limiter = new KeyedRateLimiter({ capacity: 3, refillPerSecond: 2 });
+    limiter.check('k', 3);
+    await advance(1_000);
+    expect(
+      limiter.check('k', 2),
+      "check('k', 2) 1 s after emptying at 2/s (2 tokens): allowed, none left [R2]",
+    ).toMatchObject({ allowed: true, remaining: 0 });
+    await advance(250);
+    const half = limiter.check('k', 2);
+    expect(
+      half,
+      "check('k', 2) 250 ms after that take (0.5 token): refused, refilled from the take at 1 s [R2]",
+    ).toMatchObject({ allowed: false, remaining: 0 });
+    expectWaitMs(
+      half.retryAfterMs,
+      750,
+      "retryAfterMs of check('k', 2) with 0.5 token at 2/s",
+      'R2',
+    );
+    await advance(60_000);
+    expect(
+      limiter.check('k'),
+      "check('k') after a minute idle: capacity 3 at most, so 2 left [R3]",
+    ).toMatchObject({ allowed: true, remaining: 2 });
+  });
+
   it('never allows cost > capacity: retryAfterMs is Infinity and nothing is taken [R24]', () => {
     useFakeClock();
     const limiter = new KeyedRateLimiter({ capacity: 3, refillPerSecond: 2 });
