@@ -75,9 +75,10 @@ export class TokenBucket {
   /**
    * Tokens in the bucket now: fractional, within [0, capacity]. Refill is continuous: after `t` ms,
    * `min(capacity, tokens + t * refillPerSecond / 1000)`, however long the bucket sits idle.
+   * Reading it changes nothing: how often anyone reads never changes when tokens are there.
    */
   get tokens(): number {
-    // TODO: bring the tokens up to date with the time that has passed.
+    // TODO: compute the tokens now from the last take and the time since; store nothing.
     throw new NotImplementedError('TokenBucket.tokens');
   }
 
@@ -85,7 +86,7 @@ export class TokenBucket {
    * Takes `count` tokens now if they are there and no `take()` is waiting.
    * @param count tokens to take, an integer >= 1. @default 1
    * @returns true if taken; false if not enough tokens, `count > capacity`, or a `take()` waits
-   *   (waiters go first, so small requests cannot starve a large one)
+   *   (waiters go first, so small requests cannot starve a large one). A refusal changes nothing.
    * @throws {RangeError} when `count` is not an integer >= 1
    */
   tryTake(count = 1): boolean {
@@ -95,6 +96,7 @@ export class TokenBucket {
 
   /**
    * Milliseconds until `count` tokens will be in the bucket, ignoring waiting `take()` calls.
+   * Takes nothing and changes nothing.
    * @param count an integer >= 1. @default 1
    * @returns 0 if they are there now; `Infinity` if `count > capacity` (never); may be fractional
    * @throws {RangeError} when `count` is not an integer >= 1
@@ -105,8 +107,10 @@ export class TokenBucket {
   }
 
   /**
-   * Waits until `count` tokens are there, then takes them. Waiters are served first-in, first-out,
-   * and while any waits, `tryTake()` returns false. Leaves no timer or abort listener behind.
+   * Waits until `count` tokens are there, then takes them (within 1 ms of the moment they are).
+   * Waiters are served first-in, first-out, and while any waits, `tryTake()` returns false. Uses at
+   * most one timer per bucket, set for when the first waiter's tokens are due (no polling), and
+   * leaves no timer or abort listener behind.
    * @param count an integer >= 1. @default 1
    * @returns a promise that fulfils once the tokens are taken
    * @throws {RangeError} (as a rejection) when `count` is not an integer >= 1 or exceeds `capacity`
@@ -141,8 +145,9 @@ export class KeyedRateLimiter {
   }
 
   /**
-   * Decides one request for `key`, taking `cost` tokens from its bucket when allowed. A check is a
-   * use of the key. `cost > capacity` is never allowed: `allowed: false`, `retryAfterMs: Infinity`.
+   * Decides one request for `key`, taking `cost` tokens from its bucket when allowed; a refused
+   * check takes nothing and changes no tokens. A check, allowed or not, is a use of the key. O(1)
+   * amortized. `cost > capacity` is never allowed: `allowed: false`, `retryAfterMs: Infinity`.
    * @param cost tokens the request costs, an integer >= 1. @default 1
    * @throws {RangeError} when `cost` is not an integer >= 1
    */

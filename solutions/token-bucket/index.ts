@@ -53,14 +53,20 @@ function requireLimits(capacity: unknown, refillPerSecond: unknown): void {
   }
 }
 
-/** Tokens after `elapsedMs` of continuous refill, never beyond capacity: the one refill rule. */
+/**
+ * Tokens after `elapsedMs` of continuous refill, never beyond capacity: the one refill rule.
+ * Callers pass the tokens and time of the last *take*, never of the last read: storing a refilled
+ * value on every read would add a rounding error per read (ten reads of 0.1 token sum to
+ * 0.9999999999999999), so how often someone looked would change when a token is there.
+ */
 function refilled(
   tokens: number,
   elapsedMs: number,
-  refillPerMs: number,
+  refillPerSecond: number,
   capacity: number,
 ): number {
-  return Math.min(capacity, tokens + elapsedMs * refillPerMs);
+  // Multiply before dividing: whole ms times a whole rate is exact, leaving one rounding.
+  return Math.min(capacity, tokens + (elapsedMs * refillPerSecond) / 1000);
 }
 
 interface Waiter {
@@ -72,9 +78,10 @@ interface Waiter {
 
 export class TokenBucket {
   readonly capacity: number;
-  readonly #refillPerMs: number;
+  readonly #refillPerSecond: number;
+  /** Tokens left by the last take (or at creation), as of `#updatedAt`. Reads never change it. */
   #tokens: number;
-  /** `performance.now()` when `#tokens` was last brought up to date: monotonic, unlike Date. */
+  /** `performance.now()` of the last take (or of creation): monotonic, unlike Date. */
   #updatedAt: number;
   /** Waiting `take()` calls, oldest first. */
   readonly #waiters: Waiter[] = [];
@@ -91,31 +98,27 @@ export class TokenBucket {
       );
     }
     this.capacity = capacity;
-    this.#refillPerMs = refillPerSecond / 1000;
+    this.#refillPerSecond = refillPerSecond;
     this.#tokens = initialTokens;
     this.#updatedAt = performance.now();
   }
 
   get tokens(): number {
-    this.#refill();
-    return this.#tokens;
+    return this.#tokensAt(performance.now());
   }
 
   tryTake(count = 1): boolean {
     requireCount(count, 'count');
     // Waiters are served first: taking here would let small requests starve a large waiter.
     if (count > this.capacity || this.#waiters.length > 0) return false;
-    this.#refill();
-    if (this.#tokens < count) return false;
-    this.#tokens -= count;
-    return true;
+    return this.#takeIfThere(count, performance.now());
   }
 
   msUntil(count = 1): number {
     requireCount(count, 'count');
     if (count > this.capacity) return Infinity;
-    this.#refill();
-    return Math.max(0, (count - this.#tokens) / this.#refillPerMs);
+    const missing = count - this.#tokensAt(performance.now());
+    return Math.max(0, (missing * 1000) / this.#refillPerSecond);
   }
 
   // async, so that invalid arguments and an aborted signal reject rather than throw.
@@ -149,21 +152,27 @@ export class TokenBucket {
     });
   }
 
-  /** Adds the tokens earned since the last update. */
-  #refill(): void {
-    const now = performance.now();
-    this.#tokens = refilled(this.#tokens, now - this.#updatedAt, this.#refillPerMs, this.capacity);
+  /** The tokens at `now`, computed from the last take: a read, which changes nothing. */
+  #tokensAt(now: number): number {
+    return refilled(this.#tokens, now - this.#updatedAt, this.#refillPerSecond, this.capacity);
+  }
+
+  /** Takes `count` tokens at `now` if they are there: the only write to the bucket's state. */
+  #takeIfThere(count: number, now: number): boolean {
+    const tokens = this.#tokensAt(now);
+    if (tokens < count) return false;
+    this.#tokens = tokens - count;
     this.#updatedAt = now;
+    return true;
   }
 
   /** Serves waiters in order while their tokens are there, then sleeps until the next one's are. */
   #serve(): void {
     clearTimeout(this.#timer);
     this.#timer = undefined;
-    this.#refill();
+    const now = performance.now();
     let head = this.#waiters[0];
-    while (head !== undefined && this.#tokens >= head.count) {
-      this.#tokens -= head.count;
+    while (head !== undefined && this.#takeIfThere(head.count, now)) {
       this.#waiters.shift();
       head.signal?.removeEventListener('abort', head.onAbort);
       head.resolve();
@@ -172,7 +181,8 @@ export class TokenBucket {
     if (head === undefined) return;
     // Rounded up so the tokens are there when the timer fires; if float error leaves them a hair
     // short, the next round waits one more millisecond.
-    const waitMs = Math.ceil((head.count - this.#tokens) / this.#refillPerMs);
+    const missing = head.count - this.#tokensAt(now);
+    const waitMs = Math.ceil((missing * 1000) / this.#refillPerSecond);
     this.#timer = setTimeout(() => this.#serve(), waitMs);
   }
 }
@@ -193,7 +203,7 @@ interface KeyBucket {
 
 export class KeyedRateLimiter {
   readonly #capacity: number;
-  readonly #refillPerMs: number;
+  readonly #refillPerSecond: number;
   readonly #maxKeys: number;
   readonly #buckets = new Map<string, KeyBucket>();
   /**
@@ -208,7 +218,7 @@ export class KeyedRateLimiter {
     requireLimits(capacity, refillPerSecond);
     requireCount(maxKeys, 'maxKeys');
     this.#capacity = capacity;
-    this.#refillPerMs = refillPerSecond / 1000;
+    this.#refillPerSecond = refillPerSecond;
     this.#maxKeys = maxKeys;
   }
 
@@ -222,22 +232,26 @@ export class KeyedRateLimiter {
     const now = performance.now();
     const bucket = this.#use(key, now);
     const elapsedMs = now - bucket.updatedAt;
-    const tokens = refilled(bucket.tokens, elapsedMs, this.#refillPerMs, this.#capacity);
+    const tokens = refilled(bucket.tokens, elapsedMs, this.#refillPerSecond, this.#capacity);
     const allowed = tokens >= cost;
     const left = allowed ? tokens - cost : tokens;
-    bucket.tokens = left;
-    bucket.updatedAt = now;
+    // Only a take is written back: a refused check is a read, and reads must not round.
+    if (allowed) {
+      bucket.tokens = left;
+      bucket.updatedAt = now;
+    }
+    const msFor = (missing: number): number => (missing * 1000) / this.#refillPerSecond;
     let retryAfterMs = 0;
     if (!allowed) {
       // A cost above capacity is never allowed (a bucket never holds more): no wait will help.
-      retryAfterMs = cost > this.#capacity ? Infinity : (cost - left) / this.#refillPerMs;
+      retryAfterMs = cost > this.#capacity ? Infinity : msFor(cost - left);
     }
     return {
       allowed,
       limit: this.#capacity,
       remaining: Math.floor(left),
       retryAfterMs,
-      resetMs: (this.#capacity - left) / this.#refillPerMs,
+      resetMs: msFor(this.#capacity - left),
     };
   }
 
