@@ -49,6 +49,9 @@ export interface SizeRatio {
  * both sizes). Both instances are built first and stay alive throughout; samples alternate
  * between the sizes (small, large, small, ...) after a warm-up, and the medians are compared.
  *
+ * Both instances share the test's clock: an object whose cost depends on time passed (a refill
+ * computed from the idle time) should be built afresh inside each sample.
+ *
  * Choose sizes far apart (say 500 and 50,000) and an assertion with a wide margin: a correct
  * O(1) implementation measures a ratio around 1 to 3 (caches and a busy machine), an O(n) scan
  * around the size ratio (100). Assert, for instance, `ratio < 15` and put the numbers in the
@@ -129,7 +132,9 @@ export function heapUsedBytes(): number {
  * moments that matter (say, after every 1,000 records). Returns the largest growth seen over the
  * heap before `work` started, in bytes, after a full collection at each sample (so only what is
  * still referenced counts). Compare a small and a large input as a ratio: memory bounded by the
- * chunk size grows about alike; memory that grows with the input grows with it.
+ * chunk size grows about alike; memory that grows with the input grows with it. Keep what is
+ * measured referenced after the last sample (use it once more), or V8 may collect it before the
+ * sample and a leak reads as no growth at all.
  */
 export async function peakHeapGrowth(
   work: (sample: () => void) => Promise<void> | void,
