@@ -5,7 +5,7 @@
 import os from 'node:os';
 import path from 'node:path';
 import { Command, InvalidArgumentError } from 'commander';
-import pc from 'picocolors';
+import pc, { pcErr } from './lib/colour.ts';
 import { availableKatas, requireKata, UsageError } from './lib/katas.ts';
 import { gradeKata, timeoutFromEnv } from './lib/run-grader.ts';
 import { recordGrading } from './lib/progress.ts';
@@ -60,7 +60,7 @@ function parseTimeout(value: string): number {
 
 program.parseAsync().catch((error: unknown) => {
   if (error instanceof UsageError) {
-    console.error(pc.red(`npm test: ${error.message}`));
+    console.error(pcErr.red(`npm test: ${error.message}`));
     process.exit(2);
   }
   throw error;

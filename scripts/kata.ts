@@ -5,7 +5,7 @@
  * (interview). Usage mistakes are one line naming the valid choices, exit code 2.
  */
 import { Command, CommanderError, type Option } from 'commander';
-import pc from 'picocolors';
+import pc, { pcErr } from './lib/colour.ts';
 import { hintCommand } from './commands/hint.ts';
 import { interviewCommand } from './commands/interview.ts';
 import { listCommand } from './commands/list.ts';
@@ -92,22 +92,22 @@ try {
       process.exitCode = error.exitCode;
     } else {
       console.error(
-        pc.red(`${where(command)}: ${usageMessage(error, command ?? program).replace(/\.$/, '')}`),
+        pcErr.red(`${where(command)}: ${usageMessage(error, command ?? program).replace(/\.$/, '')}`),
       );
       process.exitCode = 2;
     }
   } else if (error instanceof UsageError) {
-    console.error(pc.red(`${where(running)}: ${error.message}`));
+    console.error(pcErr.red(`${where(running)}: ${error.message}`));
     process.exitCode = 2;
   } else if (error instanceof Error && error.name === 'ExitPromptError') {
     // Ctrl-C at a confirmation prompt: nothing was changed.
-    console.error(pc.dim('cancelled: nothing changed'));
+    console.error(pcErr.dim('cancelled: nothing changed'));
     process.exitCode = 130;
   } else {
     const message = error instanceof Error ? error.message : String(error);
     console.error(
-      pc.red(`kata: ${message.split('\n')[0]}`) +
-        (process.env.DEBUG ? '' : pc.dim(' (run with DEBUG=1 for details)')),
+      pcErr.red(`kata: ${message.split('\n')[0]}`) +
+        (process.env.DEBUG ? '' : pcErr.dim(' (run with DEBUG=1 for details)')),
     );
     if (process.env.DEBUG) console.error(error);
     process.exitCode = 1;

@@ -6,7 +6,7 @@
 import { execFileSync } from 'node:child_process';
 import { cpSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import pc from 'picocolors';
+import pc from '../lib/colour.ts';
 import { copyRepository, solutionFile } from '../lib/paths.ts';
 import { availableKatas, requireKata } from '../lib/katas.ts';
 

@@ -9,7 +9,7 @@ import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Command, InvalidArgumentError } from 'commander';
-import pc from 'picocolors';
+import pc from '../lib/colour.ts';
 import { DEFAULT_SETTINGS, median, type Settings, type SubjectResult, type Suite } from './lib.ts';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));

@@ -9,7 +9,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import readline from 'node:readline';
 import { Command, InvalidArgumentError } from 'commander';
-import pc from 'picocolors';
+import pc, { pcErr } from '../lib/colour.ts';
 import {
   currentResult,
   gradeNow,
@@ -220,7 +220,7 @@ export function readHistory(): InterviewRound[] {
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return [];
   }
-  console.error(pc.dim(`note: ${shown(INTERVIEWS_FILE)} was unreadable: starting a new history`));
+  console.error(pcErr.dim(`note: ${shown(INTERVIEWS_FILE)} was unreadable: starting a new history`));
   return [];
 }
 

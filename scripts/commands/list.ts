@@ -5,7 +5,7 @@
  */
 import { stripVTControlCharacters } from 'node:util';
 import { Command } from 'commander';
-import pc from 'picocolors';
+import pc from '../lib/colour.ts';
 import { isStale } from '../lib/cli.ts';
 import { availableKatas, type KataInfo } from '../lib/katas.ts';
 import { formatDuration, readProgress, type KataProgress } from '../lib/progress.ts';

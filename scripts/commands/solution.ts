@@ -6,7 +6,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { Command } from 'commander';
-import pc from 'picocolors';
+import pc from '../lib/colour.ts';
 import { confirmed, gradeNow, renderMarkdownFile, slugArgument, stagesLine } from '../lib/cli.ts';
 import { requireKata } from '../lib/katas.ts';
 import { listAlternatives } from '../lib/alternatives.ts';

@@ -3,7 +3,7 @@
  */
 import path from 'node:path';
 import { Command } from 'commander';
-import pc from 'picocolors';
+import pc from '../lib/colour.ts';
 import { renderMarkdownFile, slugArgument } from '../lib/cli.ts';
 import { requireKata } from '../lib/katas.ts';
 import { KATAS_DIR, kataFile, shown } from '../lib/paths.ts';

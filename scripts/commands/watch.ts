@@ -9,7 +9,7 @@ import { watch } from 'node:fs';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
 import { Command } from 'commander';
-import pc from 'picocolors';
+import pc from '../lib/colour.ts';
 import { slugArgument } from '../lib/cli.ts';
 import { requireKata } from '../lib/katas.ts';
 import { REPO_ROOT, kataFile, shown } from '../lib/paths.ts';

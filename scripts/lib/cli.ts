@@ -5,7 +5,7 @@
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { stripVTControlCharacters } from 'node:util';
 import { Argument } from 'commander';
-import pc from 'picocolors';
+import pc from './colour.ts';
 import { availableKatas, UsageError } from './katas.ts';
 import { kataFile, shown } from './paths.ts';
 import { recordGrading } from './progress.ts';

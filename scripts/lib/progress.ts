@@ -6,7 +6,7 @@
  */
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import pc from 'picocolors';
+import pc, { pcErr } from './colour.ts';
 import { STATE_DIR } from './paths.ts';
 import { readResults, saveResults, type KataResult } from './results.ts';
 
@@ -97,7 +97,7 @@ export function readProgress(file = PROGRESS_FILE): ProgressFile {
 }
 
 function note(text: string): void {
-  console.error(pc.dim(`note: ${text}`));
+  console.error(pcErr.dim(`note: ${text}`));
 }
 
 /** Writes the progress file atomically: a reader at the same moment never sees half a file. */

@@ -3,7 +3,7 @@
  * unsolved kata the first failing test and its message, so one screen says where they are and what
  * to fix next.
  */
-import pc from 'picocolors';
+import pc from './colour.ts';
 import { firstFailure, stagesPassed, type KataResult, type KataStatus } from './results.ts';
 
 const STATUS_TEXT: Record<KataStatus, string> = {

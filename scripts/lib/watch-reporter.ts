@@ -7,7 +7,7 @@
  */
 import { Socket } from 'node:net';
 import path from 'node:path';
-import pc from 'picocolors';
+import pc, { pcErr } from './colour.ts';
 import type { SerializedError } from 'vitest';
 import type { TestModule, TestRunEndReason } from 'vitest/node';
 import { kataFile, shown } from './paths.ts';
@@ -88,7 +88,7 @@ export default class WatchReporter extends GradingReporter {
     try {
       recordGrading([result]);
     } catch (error) {
-      console.error(pc.dim(`note: could not record this run: ${String(error)}`));
+      console.error(pcErr.dim(`note: could not record this run: ${String(error)}`));
     }
     this.draw(result);
   }
