@@ -5,7 +5,7 @@
  * (interview). Usage mistakes are one line naming the valid choices, exit code 2.
  */
 import { Command, CommanderError, type Option } from 'commander';
-import pc, { pcErr } from './lib/colour.ts';
+import { pcErr } from './lib/colour.ts';
 import { hintCommand } from './commands/hint.ts';
 import { interviewCommand } from './commands/interview.ts';
 import { listCommand } from './commands/list.ts';
@@ -92,7 +92,9 @@ try {
       process.exitCode = error.exitCode;
     } else {
       console.error(
-        pcErr.red(`${where(command)}: ${usageMessage(error, command ?? program).replace(/\.$/, '')}`),
+        pcErr.red(
+          `${where(command)}: ${usageMessage(error, command ?? program).replace(/\.$/, '')}`,
+        ),
       );
       process.exitCode = 2;
     }

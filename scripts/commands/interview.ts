@@ -220,7 +220,9 @@ export function readHistory(): InterviewRound[] {
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return [];
   }
-  console.error(pcErr.dim(`note: ${shown(INTERVIEWS_FILE)} was unreadable: starting a new history`));
+  console.error(
+    pcErr.dim(`note: ${shown(INTERVIEWS_FILE)} was unreadable: starting a new history`),
+  );
   return [];
 }
 

@@ -14,6 +14,7 @@ import { slugArgument } from '../lib/cli.ts';
 import { requireKata } from '../lib/katas.ts';
 import { REPO_ROOT, kataFile, shown } from '../lib/paths.ts';
 import { recordActivity } from '../lib/progress.ts';
+import { whenParentGone } from '../lib/parent.mjs';
 import { timeoutFromEnv } from '../lib/run-grader.ts';
 
 const VITEST = path.join(REPO_ROOT, 'node_modules', 'vitest', 'vitest.mjs');
@@ -56,7 +57,7 @@ function watchKata(slug: string, limitMs: number): Promise<number> {
         KATA_TARGET: 'katas',
         KATA_WATCH_SLUG: slug,
         KATA_TIMEOUT_MS: String(limitMs),
-        KATA_WATCH_FD: '3',
+        KATA_PARENT_FD: '3',
       };
       delete env.KATA_REPORT_FILE;
       const current = spawn(
@@ -116,7 +117,10 @@ function watchKata(slug: string, limitMs: number): Promise<number> {
     };
     process.once('SIGINT', stop);
     process.once('SIGTERM', stop);
+    process.once('SIGHUP', stop);
     process.once('exit', killChild);
+    // npm killed without a chance to pass anything on: stop too.
+    whenParentGone(stop);
     start();
   });
 }

@@ -6,7 +6,7 @@
  */
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import pc, { pcErr } from './colour.ts';
+import { pcErr } from './colour.ts';
 import { STATE_DIR } from './paths.ts';
 import { readResults, saveResults, type KataResult } from './results.ts';
 

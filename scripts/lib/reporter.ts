@@ -8,6 +8,10 @@ import path from 'node:path';
 import { stripVTControlCharacters as plain } from 'node:util';
 import type { Reporter, TestCase, TestModule, TestRunEndReason } from 'vitest/node';
 import type { SerializedError, UserConsoleLog } from 'vitest';
+import { parentChannel } from './watchdog.ts';
+
+// Grading never outlives the process that asked for it (see watchdog.ts).
+parentChannel();
 
 export type GradingEvent =
   | { type: 'collected'; tests: Array<{ id: string; stage: string; name: string }> }

@@ -4,7 +4,16 @@
  * the stubs). The learner's commands run in it as a learner would run them, spawned and bounded.
  */
 import { execFileSync, spawn } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  readFileSync,
+  readdirSync,
+  readlinkSync,
+  realpathSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import path from 'node:path';
 import { availableKatas } from '../lib/katas.ts';
 import { copyRepository } from '../lib/paths.ts';
@@ -177,5 +186,46 @@ export function killGroup(pid: number | undefined): void {
     if (pid !== undefined) process.kill(-pid, 'SIGKILL');
   } catch {
     // Already gone.
+  }
+}
+
+export interface ProcessInfo {
+  pid: number;
+  args: string;
+}
+
+/**
+ * Every process whose working directory is `root` (Linux: from /proc): the commands a test started
+ * there, and any grader they left behind. Graders are the ones running Vitest.
+ */
+export function processesIn(root: string): ProcessInfo[] {
+  const real = realpathSync(root);
+  const found: ProcessInfo[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry) || Number(entry) === process.pid) continue;
+    try {
+      if (readlinkSync(`/proc/${entry}/cwd`) !== real) continue;
+      const args = readFileSync(`/proc/${entry}/cmdline`, 'utf8').split('\0').join(' ').trim();
+      found.push({ pid: Number(entry), args });
+    } catch {
+      // Gone meanwhile, or not ours to read.
+    }
+  }
+  return found;
+}
+
+export const gradersIn = (root: string): ProcessInfo[] =>
+  processesIn(root).filter((info) => info.args.includes('vitest'));
+
+/** Polls `check` every 50 ms until it returns true; rejects with `what` after `timeoutMs`. */
+export async function waitUntil(
+  check: () => boolean,
+  what: string,
+  timeoutMs = 15_000,
+): Promise<void> {
+  const started = Date.now();
+  while (!check()) {
+    if (Date.now() - started > timeoutMs) throw new Error(`never happened: ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
   }
 }
