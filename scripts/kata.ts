@@ -14,6 +14,7 @@ import { solutionCommand } from './commands/solution.ts';
 import { startCommand } from './commands/start.ts';
 import { watchCommand } from './commands/watch.ts';
 import { UsageError } from './lib/katas.ts';
+import { timeoutFromEnv } from './lib/run-grader.ts';
 
 const program = new Command('kata')
   .usage('<command> [options]')
@@ -79,6 +80,8 @@ process.stdout.on('error', (error: NodeJS.ErrnoException) => {
 let running: Command | undefined;
 program.hook('preAction', (_program, actionCommand) => {
   running = actionCommand;
+  // A malformed KATA_TIMEOUT_MS is refused before a command that grades starts, never ignored.
+  if (['hint', 'watch', 'solution', 'interview'].includes(actionCommand.name())) timeoutFromEnv();
 });
 
 // No command: where am I? (`npm run kata`)

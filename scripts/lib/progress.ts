@@ -4,10 +4,10 @@
  * solution was seen before solving. `npm test`, watch mode and every command on a kata update it.
  * Missing or corrupt data is rebuilt from `.kata/results.json` where possible, never a crash.
  */
-import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { pcErr } from './colour.ts';
-import { STATE_DIR } from './paths.ts';
+import { STATE_DIR, kataFile } from './paths.ts';
 import { readResults, saveResults, type KataResult } from './results.ts';
 
 export const PROGRESS_FILE = path.join(STATE_DIR, 'progress.json');
@@ -132,23 +132,52 @@ export function touch(kata: KataProgress, now = new Date()): void {
   kata.lastActivityAt = now.toISOString();
 }
 
+export interface RecordOptions {
+  /**
+   * The katas the learner named (`npm test -- <slug>`, hint, watch…): their time counts whatever
+   * happened to their files. Default: every kata recorded. A plain `npm test` names none, and
+   * time then counts only for the katas whose file changed since their last activity.
+   */
+  named?: ReadonlySet<string>;
+}
+
 /**
  * Records grading runs everywhere the learner's tools read them: progress first (a missing
  * progress file is rebuilt from the earlier results, so this run must not be in them yet), then
  * `.kata/results.json`.
  */
-export function recordGrading(results: KataResult[]): void {
-  recordRuns(results);
+export function recordGrading(results: KataResult[], options: RecordOptions = {}): void {
+  recordRuns(results, options);
   saveResults(results);
 }
 
-/** Records grading runs: time spent, run counts, first/last graded, solved. */
-export function recordRuns(results: KataResult[], file = PROGRESS_FILE): void {
+/**
+ * Whether grading a kata the learner did not name is work on it: its file was saved since the
+ * kata's last activity (or, never active, it is no longer the untouched stub).
+ */
+function worked(result: KataResult, progress: KataProgress): boolean {
+  let savedMs: number;
+  try {
+    savedMs = statSync(kataFile(result.slug)).mtimeMs;
+  } catch {
+    return false; // no file: nothing was worked on
+  }
+  if (!progress.lastActivityAt) return result.status !== 'not-started';
+  return savedMs > Date.parse(progress.lastActivityAt);
+}
+
+/** Records grading runs: time spent (see RecordOptions), run counts, first/last graded, solved. */
+export function recordRuns(
+  results: KataResult[],
+  options: RecordOptions = {},
+  file = PROGRESS_FILE,
+): void {
   updateProgress((kata) => {
     for (const result of results) {
       const progress = kata(result.slug);
       const at = new Date(result.gradedAt);
-      touch(progress, at);
+      const named = options.named === undefined || options.named.has(result.slug);
+      if (named || worked(result, progress)) touch(progress, at);
       progress.runs += 1;
       progress.firstGradedAt ??= result.gradedAt;
       progress.lastGradedAt = result.gradedAt;

@@ -4,16 +4,36 @@
  * stopping the grading of the other katas.
  */
 import { readFileSync, rmSync, statSync } from 'node:fs';
+import { UsageError } from './katas.ts';
 import { claimEarlyStart, startVitest, type StartedVitest } from './start-vitest.mjs';
 import type { GradingEvent, ReportedError } from './reporter.ts';
 import type { Failure, KataResult, KataStatus, StageOutcome, TestOutcome } from './results.ts';
 
 export const DEFAULT_TIMEOUT_MS = 30_000;
 
-/** The time limit the learner set in KATA_TIMEOUT_MS (a whole number of ms > 0), else the default. */
+const TIMEOUT_ADVICE = 'give a whole number of milliseconds above 0, e.g. 30000';
+
+/** A time limit as the learner wrote it (`--timeout-ms` or KATA_TIMEOUT_MS), or undefined if unusable. */
+export function parseTimeoutMs(text: string): number | undefined {
+  const ms = Number(text);
+  return /^\s*\d+\s*$/.test(text) && Number.isSafeInteger(ms) && ms > 0 ? ms : undefined;
+}
+
+/** Why a time limit is refused, in the words every tool uses: `invalid <where> "<text>": …`. */
+export const timeoutMistake = (where: string, text: string): string =>
+  `invalid ${where} "${text}": ${TIMEOUT_ADVICE}`;
+
+/**
+ * The time limit the learner set in KATA_TIMEOUT_MS, else the default. A value that is not a whole
+ * number of milliseconds above 0 is a usage mistake (UsageError), as `--timeout-ms abc` is: never
+ * silently ignored.
+ */
 export function timeoutFromEnv(): number {
-  const fromEnv = Number(process.env.KATA_TIMEOUT_MS);
-  return Number.isInteger(fromEnv) && fromEnv > 0 ? fromEnv : DEFAULT_TIMEOUT_MS;
+  const text = process.env.KATA_TIMEOUT_MS;
+  if (text === undefined || text === '') return DEFAULT_TIMEOUT_MS;
+  const ms = parseTimeoutMs(text);
+  if (ms === undefined) throw new UsageError(timeoutMistake('KATA_TIMEOUT_MS', text));
+  return ms;
 }
 
 export interface GradeOptions {

@@ -45,6 +45,8 @@ export interface Sandbox {
   kata(args: string[], options?: SpawnOptions): Promise<Run>;
   /** Spawns any script of the copy the same way (e.g. scripts/grade.ts). */
   node(script: string, args: string[], options?: SpawnOptions): Promise<Run>;
+  /** Runs what `npm test -- ...args` runs: `node scripts/test.mjs ...args`. */
+  test(args: string[], options?: SpawnOptions): Promise<Run>;
   /** Starts a long-running command (watch); `output()` so far; `stop()` kills it and its children. */
   background(args: string[], env?: NodeJS.ProcessEnv): Background;
   read(file: string): string;
@@ -83,7 +85,9 @@ export function createSandbox(): Sandbox {
 
   const node = (script: string, args: string[], options: SpawnOptions = {}): Promise<Run> =>
     new Promise((resolve, reject) => {
-      const child = spawn(process.execPath, ['--import', 'tsx', script, ...args], {
+      // Plain JavaScript entry points (scripts/test.mjs, `npm test`) load TypeScript support themselves.
+      const loader = script.endsWith('.mjs') ? [] : ['--import', 'tsx'];
+      const child = spawn(process.execPath, [...loader, script, ...args], {
         cwd: root,
         env: { ...cleanEnv(), ...options.env },
         detached: true,
@@ -150,6 +154,7 @@ export function createSandbox(): Sandbox {
     node,
     background,
     kata: (args, options) => node('scripts/kata.ts', args, options),
+    test: (args, options) => node('scripts/test.mjs', args, options),
     read: (file) => readFileSync(path.join(root, file), 'utf8'),
     write: (file, text) => {
       mkdirSync(path.dirname(path.join(root, file)), { recursive: true });

@@ -131,6 +131,48 @@ describe.concurrent(
   },
 );
 
+describe.concurrent(
+  'npm test usage mistakes: one line, exit 2, like the kata tool',
+  { timeout: 30_000 },
+  () => {
+    const refused = (where: string, text: string): string =>
+      `invalid ${where} "${text}": give a whole number of milliseconds above 0, e.g. 30000`;
+
+    it('--timeout-ms abc and -5 are refused in one line [issue 12 item 9]', async () => {
+      const [abc, negative] = await Promise.all([
+        sandbox.test([slug, '--timeout-ms', 'abc']),
+        sandbox.test(['--timeout-ms', '-5', slug]),
+      ]);
+      expect(expectUsageError(abc)).toBe(`npm test: ${refused('--timeout-ms', 'abc')}`);
+      expect(expectUsageError(negative)).toBe(`npm test: ${refused('--timeout-ms', '-5')}`);
+    });
+
+    it('KATA_TIMEOUT_MS=-5 and abc are refused alike, not ignored [issue 12 item 9]', async () => {
+      const [negative, abc, hint] = await Promise.all([
+        sandbox.test([slug], { env: { KATA_TIMEOUT_MS: '-5' } }),
+        sandbox.test([], { env: { KATA_TIMEOUT_MS: 'abc' } }),
+        sandbox.kata(['hint', slug], { env: { KATA_TIMEOUT_MS: '1.5' } }),
+      ]);
+      expect(expectUsageError(negative)).toBe(`npm test: ${refused('KATA_TIMEOUT_MS', '-5')}`);
+      expect(expectUsageError(abc)).toBe(`npm test: ${refused('KATA_TIMEOUT_MS', 'abc')}`);
+      expect(expectUsageError(hint)).toBe(`kata hint: ${refused('KATA_TIMEOUT_MS', '1.5')}`);
+    });
+
+    it('an unknown kata or option is one line naming the choices, not the whole usage', async () => {
+      const [kata, option] = await Promise.all([
+        sandbox.test(['no-such-kata']),
+        sandbox.test(['--bogus']),
+      ]);
+      expect(expectUsageError(kata)).toBe(
+        `npm test: unknown kata "no-such-kata"; choose one of: ${slugs.join(', ')}`,
+      );
+      expect(expectUsageError(option)).toMatch(
+        /^npm test: unknown option '--bogus'; options: --timeout-ms, .*--help$/,
+      );
+    });
+  },
+);
+
 function solvedResult(name: string): unknown {
   return {
     version: 1,
