@@ -5,11 +5,11 @@
  * to `.kata/interviews.json` (`interview --history`). It grades the learner's file as it is and
  * never changes it.
  */
-import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import readline from 'node:readline';
 import { Command, InvalidArgumentError } from 'commander';
-import pc, { pcErr } from '../lib/colour.ts';
+import * as v from 'valibot';
+import pc from '../lib/colour.ts';
 import {
   currentResult,
   gradeNow,
@@ -19,28 +19,42 @@ import {
 } from '../lib/cli.ts';
 import { availableKatas, requireKata, UsageError, type KataInfo } from '../lib/katas.ts';
 import { KATAS_DIR, STATE_DIR, kataFile, shown } from '../lib/paths.ts';
-import { writeJsonAtomic } from '../lib/progress.ts';
-import { readResults, stagesPassed, type KataResult, type KataStatus } from '../lib/results.ts';
+import {
+  KataStatusSchema,
+  readResults,
+  stagesPassed,
+  Timestamp,
+  type KataResult,
+} from '../lib/results.ts';
+import { readState, writeJsonAtomic } from '../lib/state.ts';
 import { renderScoreboard, statusText } from '../lib/scoreboard.ts';
 import { nextHint } from './hint.ts';
 import { nextKata } from './list.ts';
 
 export const INTERVIEWS_FILE = path.join(STATE_DIR, 'interviews.json');
 
-export interface InterviewRound {
-  date: string;
-  slug: string;
-  minutes: number;
-  timeUsedMs: number;
-  endedBy: 'submitted' | 'time up';
-  status: KataStatus;
-  stagesPassed: number;
-  stages: number;
-  passed: number;
-  total: number;
-  hintsUsed: number;
-  gradings: number;
-}
+const count = v.pipe(v.number(), v.integer(), v.minValue(0));
+
+const InterviewRoundSchema = v.object({
+  date: Timestamp,
+  slug: v.string(),
+  minutes: v.pipe(v.number(), v.minValue(0)),
+  timeUsedMs: v.pipe(v.number(), v.minValue(0)),
+  endedBy: v.picklist(['submitted', 'time up']),
+  status: KataStatusSchema,
+  stagesPassed: count,
+  stages: count,
+  passed: count,
+  total: count,
+  hintsUsed: count,
+  gradings: count,
+});
+export type InterviewRound = v.InferOutput<typeof InterviewRoundSchema>;
+
+const InterviewsFileSchema = v.object({
+  version: v.literal(1),
+  rounds: v.array(InterviewRoundSchema),
+});
 
 interface InterviewOptions {
   minutes: number;
@@ -213,17 +227,12 @@ async function runRound(kata: KataInfo, minutes: number): Promise<void> {
   );
 }
 
+/** Past rounds; a history file that cannot be used is backed up and a new history starts. */
 export function readHistory(): InterviewRound[] {
-  try {
-    const data = JSON.parse(readFileSync(INTERVIEWS_FILE, 'utf8')) as { rounds?: unknown };
-    if (Array.isArray(data.rounds)) return data.rounds as InterviewRound[];
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return [];
-  }
-  console.error(
-    pcErr.dim(`note: ${shown(INTERVIEWS_FILE)} was unreadable: starting a new history`),
-  );
-  return [];
+  const data = readState(INTERVIEWS_FILE, InterviewsFileSchema, {
+    instead: 'a new history starts',
+  });
+  return data?.rounds ?? [];
 }
 
 function appendHistory(round: InterviewRound): void {

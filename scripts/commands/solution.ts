@@ -3,7 +3,7 @@
  * code to it, once the learner's code passes the kata (graded now, not trusted from old results).
  * `--force` shows it earlier, after a spoiler warning: this is the hidden solution.
  */
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { Command } from 'commander';
 import pc from '../lib/colour.ts';
@@ -61,7 +61,7 @@ export function solutionCommand(): Command {
 async function printSolution(slug: string, solved: boolean): Promise<void> {
   const { createTwoFilesPatch } = await import('diff');
   const ours = readFileSync(solutionFile(slug), 'utf8');
-  const theirs = readFileSync(kataFile(slug), 'utf8');
+  const theirs = existsSync(kataFile(slug)) ? readFileSync(kataFile(slug), 'utf8') : '';
   const rule = (title: string): string =>
     pc.bold(`\n── ${title} ${'─'.repeat(Math.max(3, 70 - title.length))}`);
   if (solved) console.log(pc.green(`${slug} is solved. Here is how we wrote it.`));

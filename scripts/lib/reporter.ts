@@ -14,6 +14,8 @@ import { parentChannel } from './watchdog.ts';
 parentChannel();
 
 export type GradingEvent =
+  /** Vitest is up and starts its workers: the time limit counts from here, not from the spawn. */
+  | { type: 'run-start' }
   | { type: 'collected'; tests: Array<{ id: string; stage: string; name: string }> }
   | { type: 'start'; id: string }
   /** Written by graders/support/setup.ts from inside the test process, unbatched. */
@@ -73,6 +75,10 @@ export class GradingReporter implements Reporter {
   protected emit(event: GradingEvent): void {
     const file = process.env.KATA_REPORT_FILE;
     if (file) appendFileSync(file, `${JSON.stringify(event)}\n`);
+  }
+
+  onTestRunStart(): void {
+    this.emit({ type: 'run-start' });
   }
 
   onTestModuleCollected(testModule: TestModule): void {

@@ -13,6 +13,7 @@ import { whenParentGone } from './parent.mjs';
 const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const VITEST = path.join(REPO_ROOT, 'node_modules', 'vitest', 'vitest.mjs');
 const REPORTER = path.join(REPO_ROOT, 'scripts', 'lib', 'reporter.ts');
+const CONFIG = path.join(REPO_ROOT, 'scripts', 'lib', 'grading.config.ts');
 
 /**
  * @typedef {object} VitestRunOptions
@@ -20,6 +21,7 @@ const REPORTER = path.join(REPO_ROOT, 'scripts', 'lib', 'reporter.ts');
  * @property {string} target `katas`, `solutions`, or a folder holding `<slug>/index.ts` (KATA_TARGET)
  * @property {boolean} [bail] stop at the first failing test
  * @property {string} [junitFile] also write Vitest's JUnit XML report here
+ * @property {boolean} [listOnly] run no test, only list them (scripts/lib/test-list.ts)
  */
 
 /**
@@ -36,7 +38,13 @@ const REPORTER = path.join(REPO_ROOT, 'scripts', 'lib', 'reporter.ts');
 
 /** @param {VitestRunOptions} options */
 export const runKey = (options) =>
-  JSON.stringify([options.slug, options.target, Boolean(options.bail), options.junitFile ?? null]);
+  JSON.stringify([
+    options.slug,
+    options.target,
+    Boolean(options.bail),
+    options.junitFile ?? null,
+    Boolean(options.listOnly),
+  ]);
 
 /**
  * Spawns Vitest on `graders/<slug>/` with the grading reporter, in a process group of its own so
@@ -54,11 +62,14 @@ export function startVitest(options) {
     VITEST,
     'run',
     `graders/${options.slug}/`,
+    `--config=${CONFIG}`,
     `--reporter=${REPORTER}`,
     '--maxWorkers=1',
     '--no-isolate',
   ];
   if (options.bail) args.push('--bail=1');
+  // A name no test has: every file is collected and reported, and no test runs.
+  if (options.listOnly) args.push('--testNamePattern=^(?!)', '--passWithNoTests');
   if (options.junitFile) args.push('--reporter=junit', `--outputFile.junit=${options.junitFile}`);
   // Plain text from Vitest: messages are stored in results and recoloured when shown.
   const env = {

@@ -42,7 +42,7 @@ export default class WatchReporter extends GradingReporter {
     this.events.push(event);
   }
 
-  onTestRunStart(): void {
+  override onTestRunStart(): void {
     this.events = [];
     this.started = performance.now();
     signal('start');
