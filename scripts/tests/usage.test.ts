@@ -2,6 +2,8 @@
  * The learner's CLI on a fresh clone: the list, reading a kata, and every usage mistake answered
  * with one line that names the valid choices and exit code 2. No grading here.
  */
+import { readdirSync } from 'node:fs';
+import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { availableKatas } from '../lib/katas.ts';
 import { createSandbox, prepareKata, type Run, type Sandbox } from './sandbox.ts';
@@ -52,7 +54,9 @@ describe('kata list on a fresh clone', { timeout: 30_000 }, () => {
     const run = await sandbox.kata(['list']);
     expect(run.code).toBe(0);
     expect(run.stderr.trim().split('\n')).toHaveLength(1);
-    expect(run.stderr).toMatch(/progress\.json was unreadable: progress rebuilt/);
+    expect(run.stderr.trim()).toMatch(
+      /^note: \.kata\/progress\.json could not be used \(not JSON .*\); kept as \.kata\/backups\/state\/\S+-progress\.json; progress rebuilt from the last grading results$/,
+    );
     expect(run.stdout).toMatch(new RegExp(`${slug}\\s+warm-up\\s+1/1\\s+solved`));
     expect(run.stdout).toMatch(new RegExp(`▶\\s+${slugs[1]}`));
     // The next command that records progress writes a good file again.
@@ -63,6 +67,36 @@ describe('kata list on a fresh clone', { timeout: 30_000 }, () => {
     });
     const again = await sandbox.kata(['list']);
     expect(again.stderr).toBe('');
+  });
+
+  it('backs up valid JSON of the wrong shape and starts afresh, never a crash [issue 12 item 7]', async () => {
+    // Each shape once crashed a command: "Cannot read properties of undefined", "paint[status] is not a function".
+    const results = { version: 1, katas: { [slug]: { slug, status: 'solved' } } };
+    const interviews = { version: 1, rounds: [{ slug, status: 'bogus', date: 'yesterday' }] };
+    sandbox.write('.kata/results.json', JSON.stringify(results));
+    sandbox.write('.kata/progress.json', JSON.stringify({ version: 1, katas: { [slug]: {} } }));
+    sandbox.write('.kata/interviews.json', JSON.stringify(interviews));
+    const [list, history] = await Promise.all([
+      sandbox.kata(['list']),
+      sandbox.kata(['interview', '--history']),
+    ]);
+    expect(list.code, list.stderr).toBe(0);
+    expect(list.stdout).toContain(`0 of ${slugs.length} katas solved.`);
+    expect(list.stderr).toMatch(
+      /^note: \.kata\/results\.json could not be used \(katas\.lru-ttl-cache\.stages: .*\); kept as \.kata\/backups\/state\/\S+-results\.json; grading results start afresh/m,
+    );
+    expect(list.stderr).toMatch(
+      /^note: \.kata\/progress\.json could not be used \(katas\.lru-ttl-cache\./m,
+    );
+    expect(history.code, history.stderr).toBe(0);
+    expect(history.stdout).toContain('No interview rounds yet');
+    expect(history.stderr.trim()).toMatch(
+      /^note: \.kata\/interviews\.json could not be used \(rounds\.0\.date: .*\); kept as \.kata\/backups\/state\/\S+-interviews\.json; a new history starts$/,
+    );
+    const kept = readdirSync(path.join(sandbox.root, '.kata/backups/state'));
+    const backup = kept.find((name) => name.endsWith('-interviews.json'))!;
+    expect(JSON.parse(sandbox.read(`.kata/backups/state/${backup}`))).toEqual(interviews);
+    expect(sandbox.exists('.kata/results.json')).toBe(false);
   });
 });
 
