@@ -5,7 +5,7 @@
  * says the code may be looping, and the next save of the kata restarts the grader.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { watch } from 'node:fs';
+import { existsSync, watch } from 'node:fs';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
 import { Command } from 'commander';
@@ -95,19 +95,39 @@ function watchKata(slug: string, limitMs: number): Promise<number> {
     };
 
     // Editors often save by renaming a new file over the old one: watch the folder, not the file.
+    // Vitest forgets a file that is deleted and does not see it come back (`rm`, then `cp`): when
+    // the kata file reappears, the grader restarts, as it does for a save after a loop.
     const file = kataFile(slug);
+    let missing = !existsSync(file);
+    const restart = (why: string): void => {
+      console.log(pc.dim(`\n${shown(file)} ${why}: restarting the grader…`));
+      clearTimeout(slowTimer);
+      const old = child;
+      killChild();
+      child = undefined;
+      old?.removeAllListeners('exit');
+      start();
+    };
     const fileWatcher = watch(path.dirname(file), (_event, name) => {
-      if (!stuck || name !== path.basename(file)) return;
+      if (name !== path.basename(file)) return;
       clearTimeout(restartTimer);
       restartTimer = setTimeout(() => {
-        if (!stuck) return;
-        console.log(pc.dim(`\n${shown(file)} changed: restarting the grader…`));
-        clearTimeout(slowTimer);
-        const old = child;
-        killChild();
-        child = undefined;
-        old?.removeAllListeners('exit');
-        start();
+        if (!existsSync(file)) {
+          if (!missing) {
+            console.log(
+              pc.yellow(`\n${shown(file)} was deleted.`) +
+                ` Waiting for it to come back (${pc.cyan(`npm run kata -- reset ${slug}`)} restores the stub).`,
+            );
+          }
+          missing = true;
+          return;
+        }
+        if (missing) {
+          missing = false;
+          restart('is back');
+        } else if (stuck) {
+          restart('changed');
+        }
       }, 200);
     });
 

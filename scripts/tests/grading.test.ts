@@ -97,9 +97,9 @@ describe('npm test', { timeout: 60_000 }, () => {
   it('prints a syntax error once, and stores it once [item 6]', async () => {
     sandbox.write(file, `${stub}\nconst = ;\n`);
     const run = await sandbox.test([slug]);
-    expect(run.stdout).toMatch(row(run, 'does not load'));
     expect(run.stdout.match(/Unexpected token/g)).toHaveLength(1);
     expect(results().katas[slug]!.problem!.match(/Unexpected token/g)).toHaveLength(1);
+    expect(run.stdout).toMatch(row(run, 'does not load'));
   });
 
   it('reports a deleted kata file as not loading, and reset and restore bring it back [item 4]', async () => {
