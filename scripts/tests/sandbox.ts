@@ -26,8 +26,18 @@ export interface SpawnOptions {
   env?: NodeJS.ProcessEnv;
 }
 
+export interface BackgroundOptions {
+  /**
+   * Run it at a terminal: a pseudo-terminal from util-linux `script`, as a learner's shell gives
+   * it; what is written with `write` is typed at it.
+   */
+  terminal?: boolean;
+}
+
 export interface Background {
   output(): string;
+  /** Types `text` at the command (only with `terminal`). */
+  write(text: string): void;
   /** Resolves once the output matches `pattern` `count` times; rejects after `timeoutMs`. */
   waitFor(pattern: RegExp, count?: number, timeoutMs?: number): Promise<void>;
   stop(): void;
@@ -48,7 +58,7 @@ export interface Sandbox {
   /** Runs what `npm test -- ...args` runs: `node scripts/test.mjs ...args`. */
   test(args: string[], options?: SpawnOptions): Promise<Run>;
   /** Starts a long-running command (watch); `output()` so far; `stop()` kills it and its children. */
-  background(args: string[], env?: NodeJS.ProcessEnv): Background;
+  background(args: string[], env?: NodeJS.ProcessEnv, options?: BackgroundOptions): Background;
   read(file: string): string;
   write(file: string, text: string): void;
   exists(file: string): boolean;
@@ -110,21 +120,31 @@ export function createSandbox(): Sandbox {
       else child.stdin.end(options.input ?? '');
     });
 
-  const background = (args: string[], env: NodeJS.ProcessEnv = {}): Background => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'scripts/kata.ts', ...args], {
+  const background = (
+    args: string[],
+    env: NodeJS.ProcessEnv = {},
+    options: BackgroundOptions = {},
+  ): Background => {
+    const command = [process.execPath, '--import', 'tsx', 'scripts/kata.ts', ...args];
+    const quoted = command.map((word) => `'${word.replace(/'/g, `'\\''`)}'`).join(' ');
+    const [file, ...rest] = options.terminal
+      ? ['script', '--quiet', '--return', '--flush', '--command', quoted, '/dev/null']
+      : command;
+    const child = spawn(file!, rest, {
       cwd: root,
-      env: { ...cleanEnv(), ...env },
+      env: { ...cleanEnv(), COLUMNS: '120', LINES: '40', ...env },
       detached: true,
-      stdio: ['ignore', 'pipe', 'pipe'],
+      stdio: [options.terminal ? 'pipe' : 'ignore', 'pipe', 'pipe'],
     });
     let output = '';
     const collect = (chunk: string): void => {
       output += chunk;
     };
-    child.stdout.setEncoding('utf8').on('data', collect);
-    child.stderr.setEncoding('utf8').on('data', collect);
+    child.stdout!.setEncoding('utf8').on('data', collect);
+    child.stderr!.setEncoding('utf8').on('data', collect);
     return {
       output: () => output,
+      write: (text) => child.stdin?.write(text),
       waitFor: (pattern, count = 1, timeoutMs = 30_000) =>
         new Promise((resolve, reject) => {
           const global = new RegExp(pattern.source, `${pattern.flags.replace('g', '')}g`);
