@@ -38,6 +38,8 @@ export interface Background {
   output(): string;
   /** Types `text` at the command (only with `terminal`). */
   write(text: string): void;
+  /** Resolves with the exit code once the command has ended. */
+  exited(): Promise<number | null>;
   /** Resolves once the output matches `pattern` `count` times; rejects after `timeoutMs`. */
   waitFor(pattern: RegExp, count?: number, timeoutMs?: number): Promise<void>;
   stop(): void;
@@ -145,6 +147,10 @@ export function createSandbox(): Sandbox {
     return {
       output: () => output,
       write: (text) => child.stdin?.write(text),
+      exited: () =>
+        child.exitCode !== null
+          ? Promise.resolve(child.exitCode)
+          : new Promise((resolve) => child.once('exit', resolve)),
       waitFor: (pattern, count = 1, timeoutMs = 30_000) =>
         new Promise((resolve, reject) => {
           const global = new RegExp(pattern.source, `${pattern.flags.replace('g', '')}g`);

@@ -100,6 +100,46 @@ describe('kata list on a fresh clone', { timeout: 30_000 }, () => {
   });
 });
 
+describe.concurrent(
+  'long outputs at a terminal go through $PAGER [issue 12 F5]',
+  { timeout: 60_000 },
+  () => {
+    /** Runs `args` at a terminal with a pager that saves what it is given; the screen's text. */
+    const paged = async (args: string[], file: string): Promise<string> => {
+      const pager = `cat > ${file}; echo "(paged into ${file})"`;
+      const run = sandbox.background(args, { PAGER: pager }, { terminal: true });
+      try {
+        await run.waitFor(new RegExp(`\\(paged into ${file}\\)`), 1, 50_000);
+        await run.exited();
+        return run.output();
+      } finally {
+        run.stop();
+      }
+    };
+
+    it('start: the README is paged, and what to do next stays on the screen', async () => {
+      const screen = await paged(['start', slug], 'paged-start.txt');
+      const title = /^#\s+(.+)$/m.exec(sandbox.read(`katas/${slug}/README.md`))?.[1] ?? '';
+      expect(sandbox.read('paged-start.txt')).toContain(title.replace(/`/g, ''));
+      expect(screen).not.toContain(title.replace(/`/g, ''));
+      expect(screen).toContain(`edit   katas/${slug}/index.ts`);
+    });
+
+    it('solution: the reference, notes and diff are paged', async () => {
+      await paged(['solution', slug, '--force', '--yes'], 'paged-solution.txt');
+      const text = sandbox.read('paged-solution.txt');
+      expect(text).toContain(`the reference: solutions/${slug}/index.ts`);
+      expect(text).toContain('diff: your code → the reference');
+    });
+
+    it('not at a terminal, nothing is paged', async () => {
+      const run = await sandbox.kata(['start', slug], { env: { PAGER: 'cat > paged-pipe.txt' } });
+      expect(run.code).toBe(0);
+      expect(sandbox.exists('paged-pipe.txt')).toBe(false);
+    });
+  },
+);
+
 describe('kata start', { timeout: 30_000 }, () => {
   it("prints the kata's README and the file to edit", async () => {
     const run = await sandbox.kata(['start', slug]);
