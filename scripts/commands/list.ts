@@ -110,7 +110,12 @@ export function markdownScoreboard(katas: KataInfo[], results: ResultsFile): str
     );
   }
   const solved = graded.filter(({ result }) => result.status === 'solved').length;
-  lines.push('', `**${solved} of ${graded.length} katas solved.**`);
+  const untouched = graded.filter(({ result }) => result.status === 'not-started').length;
+  lines.push(
+    '',
+    `**${solved} of ${graded.length} katas solved.**` +
+      (untouched > 0 ? ` ${untouched} not started yet: not counted as failures.` : ''),
+  );
   for (const { kata, result } of graded) {
     if (result.status === 'solved' || result.status === 'not-started') continue;
     const first = firstFailure(result);

@@ -5,9 +5,10 @@
  * not a vanished kata, with reset and restore working; and time counted only for katas worked on.
  * The sandbox keeps two katas, so that a plain `npm test` grades quickly.
  */
-import { rmSync, utimesSync } from 'node:fs';
+import { readFileSync, rmSync, utimesSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { REPO_ROOT } from '../lib/paths.ts';
 import { createSandbox, type Run, type Sandbox } from './sandbox.ts';
 
 const slug = 'lru-ttl-cache';
@@ -38,6 +39,12 @@ beforeAll(() => {
 afterAll(() => sandbox?.remove());
 
 describe('npm test', { timeout: 60_000 }, () => {
+  it("is run by the fork's workflow with --ignore-not-started, the scoreboard in the job summary [F2]", () => {
+    const workflow = readFileSync(path.join(REPO_ROOT, '.github/workflows/grade.yml'), 'utf8');
+    expect(workflow).toMatch(/run: npm test -- .*--ignore-not-started/);
+    expect(workflow).toContain('status --markdown >> "$GITHUB_STEP_SUMMARY"');
+  });
+
   it('grades a kata named twice once, and shows a not-started kata in a few lines [items 8, F3]', async () => {
     const run = await sandbox.test([slug, slug]);
     expect(run.code, run.stderr).toBe(1);
@@ -63,8 +70,9 @@ describe('npm test', { timeout: 60_000 }, () => {
     const anHourAgo = new Date(Date.now() - 60 * 60_000);
     utimesSync(path.join(sandbox.root, `katas/${other}/index.ts`), anHourAgo, anHourAgo);
 
-    const run = await sandbox.test([]);
-    expect(run.code, run.stderr).toBe(1);
+    // As the fork's workflow runs it: katas not started yet are no failure [F2].
+    const run = await sandbox.test(['--ignore-not-started']);
+    expect(run.code, run.stderr).toBe(0);
     const progress = JSON.parse(sandbox.read('.kata/progress.json')) as {
       katas: Record<string, { timeSpentMs: number; runs: number }>;
     };
@@ -96,7 +104,8 @@ describe('npm test', { timeout: 60_000 }, () => {
 
   it('prints a syntax error once, and stores it once [item 6]', async () => {
     sandbox.write(file, `${stub}\nconst = ;\n`);
-    const run = await sandbox.test([slug]);
+    const run = await sandbox.test([slug, '--ignore-not-started']);
+    expect(run.code, "a started kata that does not pass fails the fork's workflow").toBe(1);
     expect(run.stdout.match(/Unexpected token/g)).toHaveLength(1);
     expect(results().katas[slug]!.problem!.match(/Unexpected token/g)).toHaveLength(1);
     expect(run.stdout).toMatch(row(run, 'does not load'));
