@@ -248,7 +248,8 @@ async function runRound(kata: KataInfo, minutes: number): Promise<void> {
   // The final grading is capped too: at the time left, or a short limit once time is up, so code
   // that loops cannot overrun the round by the whole grading time limit.
   const capMs = Math.max(deadline - Date.now(), FINAL_GRADING_MS);
-  console.log(pc.dim(`\nFinal grading (at most ${Math.ceil(capMs / 1000)} s)…`));
+  const cap = ending === 'time up' ? ` (at most ${Math.ceil(capMs / 1000)} s)` : '';
+  console.log(pc.dim(`\nFinal grading${cap}…`));
   const final = await gradeNow(slug, true, { maxDurationMs: capMs });
   gradings += 1;
   const round: InterviewRound = {
