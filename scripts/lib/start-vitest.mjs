@@ -16,6 +16,15 @@ const REPORTER = path.join(REPO_ROOT, 'scripts', 'lib', 'reporter.ts');
 const CONFIG = path.join(REPO_ROOT, 'scripts', 'lib', 'grading.config.ts');
 
 /**
+ * Katas whose test files mostly wait (on real processes, sockets and timers) rather than compute,
+ * and cannot disturb each other (each file its own ports and processes): their files run in
+ * parallel, two at a time. graceful-shutdown spends most of its grading in one file of real
+ * processes; the others now run beside it.
+ * @type {Record<string, number>}
+ */
+const WORKERS = { 'graceful-shutdown': 2 };
+
+/**
  * @typedef {object} VitestRunOptions
  * @property {string} slug the kata whose graders run (`graders/<slug>/`)
  * @property {string} target `katas`, `solutions`, or a folder holding `<slug>/index.ts` (KATA_TARGET)
@@ -64,7 +73,7 @@ export function startVitest(options) {
     `graders/${options.slug}/`,
     `--config=${CONFIG}`,
     `--reporter=${REPORTER}`,
-    '--maxWorkers=1',
+    `--maxWorkers=${WORKERS[options.slug] ?? 1}`,
     '--no-isolate',
   ];
   if (options.bail) args.push('--bail=1');
