@@ -7,7 +7,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
   cleanEnv,
   createSandbox,
@@ -19,11 +19,13 @@ import {
 } from './sandbox.ts';
 
 const slug = 'lru-ttl-cache';
-let sandbox: Sandbox;
-const started: ChildProcess[] = [];
 
-beforeAll(() => {
-  sandbox = createSandbox();
+/**
+ * A sandbox of its own for each case, so that cases run side by side and each one's processes are
+ * told apart by their working directory; the kata's constructor never returns.
+ */
+function loopingSandbox(): Sandbox {
+  const sandbox = createSandbox({ git: false });
   const file = `katas/${slug}/index.ts`;
   const stub = sandbox.read(file);
   const looping = stub.replace(
@@ -38,17 +40,13 @@ beforeAll(() => {
     "if (/scripts[\\\\/](test\\.mjs|kata\\.ts)$/.test(process.argv[1] ?? ''))\n" +
       "  process.on('SIGUSR2', () => {\n    throw new Error('an exception in the tool');\n  });\n",
   );
-}, 30_000);
-afterAll(() => {
-  for (const child of started) killGroup(child.pid);
-  for (const grader of gradersIn(sandbox.root)) killGroup(grader.pid);
-  sandbox?.remove();
-});
+  return sandbox;
+}
 
 type Ending = 'SIGINT' | 'SIGTERM' | 'SIGHUP' | 'parent killed' | 'npm killed' | 'exception';
 
 /** Starts `npm <args>` in a new process group, as an interactive shell starts a job. */
-function npm(args: string[], input?: string): ChildProcess {
+function npm(sandbox: Sandbox, args: string[], input?: string): ChildProcess {
   const child = spawn('npm', args, {
     cwd: sandbox.root,
     env: {
@@ -60,20 +58,34 @@ function npm(args: string[], input?: string): ChildProcess {
     stdio: [input === undefined ? 'ignore' : 'pipe', 'ignore', 'ignore'],
   });
   if (input !== undefined) child.stdin?.write(input); // left open: an interview waits for more
-  started.push(child);
   return child;
 }
 
 /** The node process behind npm (scripts/test.mjs or scripts/kata.ts), not the shell that started it. */
-const toolProcess = (): number | undefined =>
+const toolProcess = (sandbox: Sandbox): number | undefined =>
   processesIn(sandbox.root).find((info) =>
     /^\S*node .*scripts\/(test\.mjs|kata\.ts)/.test(info.args),
   )?.pid;
 
-const workers = (): number => gradersIn(sandbox.root).filter((p) => /workers/.test(p.args)).length;
+const workers = (sandbox: Sandbox): number =>
+  gradersIn(sandbox.root).filter((p) => /workers/.test(p.args)).length;
 
-async function endWhileGrading(child: ChildProcess, ending: Ending): Promise<void> {
-  await waitUntil(() => workers() > 0, 'a test worker started', 30_000);
+/** Starts `npm <args>` in a sandbox of its own, ends it while a worker spins, checks nothing is left. */
+async function endWhileGrading(args: string[], ending: Ending, input?: string): Promise<void> {
+  const sandbox = loopingSandbox();
+  const child = npm(sandbox, args, input);
+  try {
+    await endIt(sandbox, child, ending);
+  } finally {
+    // A failed case leaves nothing behind.
+    killGroup(child.pid);
+    for (const left of processesIn(sandbox.root)) killGroup(left.pid);
+    sandbox.remove();
+  }
+}
+
+async function endIt(sandbox: Sandbox, child: ChildProcess, ending: Ending): Promise<void> {
+  await waitUntil(() => workers(sandbox) > 0, 'a test worker started', 40_000);
   const group = child.pid!;
   switch (ending) {
     case 'SIGINT': // Ctrl-C: the terminal signals the whole foreground process group
@@ -90,7 +102,7 @@ async function endWhileGrading(child: ChildProcess, ending: Ending): Promise<voi
       process.kill(group, 'SIGKILL');
       break;
     case 'exception':
-      process.kill(toolProcess()!, 'SIGUSR2');
+      process.kill(toolProcess(sandbox)!, 'SIGUSR2');
       break;
   }
   await waitUntil(
@@ -103,14 +115,7 @@ async function endWhileGrading(child: ChildProcess, ending: Ending): Promise<voi
   );
 }
 
-afterEach(async () => {
-  // A failed test leaves nothing behind for the next one to trip over.
-  for (const child of started.splice(0)) killGroup(child.pid);
-  for (const left of processesIn(sandbox.root)) killGroup(left.pid);
-  await waitUntil(() => processesIn(sandbox.root).length === 0, 'the sandbox is idle again');
-});
-
-describe('no grader is left running', { timeout: 60_000 }, () => {
+describe.concurrent('no grader is left running', { timeout: 90_000 }, () => {
   const endings: Ending[] = [
     'SIGINT',
     'SIGTERM',
@@ -121,35 +126,35 @@ describe('no grader is left running', { timeout: 60_000 }, () => {
   ];
   for (const ending of endings) {
     it(`npm test -- ${slug}, ended by ${ending}`, async () => {
-      await endWhileGrading(npm(['test', '--', slug]), ending);
+      await endWhileGrading(['test', '--', slug], ending);
     });
   }
 
   it('npm test (every kata), ended by Ctrl-C', async () => {
-    await endWhileGrading(npm(['test']), 'SIGINT');
+    await endWhileGrading(['test'], 'SIGINT');
   });
 
   it('npm run hint, ended by a closed terminal', async () => {
-    await endWhileGrading(npm(['run', 'hint', '--', slug]), 'SIGHUP');
+    await endWhileGrading(['run', 'hint', '--', slug], 'SIGHUP');
   });
 
   it('npm run solution --force, ended by SIGTERM', async () => {
-    await endWhileGrading(npm(['run', 'solution', '--', slug, '--force', '--yes']), 'SIGTERM');
+    await endWhileGrading(['run', 'solution', '--', slug, '--force', '--yes'], 'SIGTERM');
   });
 
   it('an interview round grading, ended by Ctrl-C', async () => {
-    await endWhileGrading(npm(['run', 'kata', '--', 'interview', slug], 'grade\n'), 'SIGINT');
+    await endWhileGrading(['run', 'kata', '--', 'interview', slug], 'SIGINT', 'grade\n');
   });
 
   it('npm run watch, ended by an exception', async () => {
-    await endWhileGrading(npm(['run', 'watch', '--', slug]), 'exception');
+    await endWhileGrading(['run', 'watch', '--', slug], 'exception');
   });
 
   it('npm run watch, its parent killed', async () => {
-    await endWhileGrading(npm(['run', 'watch', '--', slug]), 'parent killed');
+    await endWhileGrading(['run', 'watch', '--', slug], 'parent killed');
   });
 
   it('npm run watch, npm killed', async () => {
-    await endWhileGrading(npm(['run', 'watch', '--', slug]), 'npm killed');
+    await endWhileGrading(['run', 'watch', '--', slug], 'npm killed');
   });
 });

@@ -86,14 +86,17 @@ export function cleanEnv(): NodeJS.ProcessEnv {
   };
 }
 
-export function createSandbox(): Sandbox {
+/** `git: false` skips the repository (a second or so): for tests that never run `reset`. */
+export function createSandbox(options: { git?: boolean } = {}): Sandbox {
   const root = copyRepository('kata-cli-');
   const git = (...args: string[]): void => {
     execFileSync('git', args, { cwd: root, env: cleanEnv(), stdio: 'ignore' });
   };
-  git('init', '--quiet');
-  git('add', '--all');
-  git('commit', '--quiet', '--no-gpg-sign', '--no-verify', '-m', 'the katas as cloned');
+  if (options.git !== false) {
+    git('init', '--quiet');
+    git('add', '--all');
+    git('commit', '--quiet', '--no-gpg-sign', '--no-verify', '-m', 'the katas as cloned');
+  }
 
   const node = (script: string, args: string[], options: SpawnOptions = {}): Promise<Run> =>
     new Promise((resolve, reject) => {
