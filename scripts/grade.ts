@@ -96,7 +96,15 @@ program.parseAsync().catch((error: unknown) => {
   } else if (error instanceof UsageError) {
     usageError(error.message);
   } else {
-    throw error;
+    // Anything else is our fault, not the learner's: one line, and the details on request.
+    stopAllGraders();
+    const message = error instanceof Error ? error.message : String(error);
+    console.error(
+      pcErr.red(`npm test: ${message.split('\n')[0]}`) +
+        (process.env.DEBUG ? '' : pcErr.dim(' (run with DEBUG=1 for details)')),
+    );
+    if (process.env.DEBUG) console.error(error);
+    process.exitCode = 1;
   }
 });
 
