@@ -1,7 +1,7 @@
 /**
  * `npm run bench:grading [-- <slug>...] [--runs N]`: how long `npm test -- <slug>` takes with the
  * reference in place, for every kata (or the ones named) in one run, next to a bare `npx vitest
- * run` of one trivial test file and to `npx vitest run graders/<slug>/` alone, interleaved, median
+ * run` of one trivial test file and to the same Vitest run alone (no npm, no npx), interleaved, median
  * of N (default 3). The goal (issue 12): each kata within 1.5 times the bare run, and
  * graceful-shutdown, whose contract needs real processes and timers, within 3 times. The columns
  * say where the time goes: Vitest's own start (bare), the grader's tests (vitest alone - bare), and
@@ -77,9 +77,9 @@ function bench(slugs: string[], runs: number): void {
         const workers = slug === 'graceful-shutdown' ? 2 : 1;
         (alone[slug] ??= []).push(
           time(
-            'npx',
+            process.execPath,
             [
-              'vitest',
+              'node_modules/vitest/vitest.mjs',
               'run',
               `graders/${slug}/`,
               '--config=scripts/lib/grading.config.ts',
@@ -116,7 +116,7 @@ function bench(slugs: string[], runs: number): void {
     console.log(
       pc.dim(
         `bare: npx vitest run of one trivial test, median ${s(bareMedian)} s of ${bare.length} (${bare.map(s).join(' ')})\n` +
-          `vitest alone: npx vitest run graders/<slug>/ as npm test starts it (config, workers); ours: npm test minus that\n` +
+          `vitest alone: node node_modules/vitest/vitest.mjs run graders/<slug>/ as npm test starts it (config, workers, no npx); ours: npm test minus that\n` +
           `${met} of ${slugs.length} within the goal; median of ${runs} per command, interleaved; ` +
           `${Math.round((performance.now() - started) / 1000)} s in all, node ${process.version}, ` +
           `${os.availableParallelism()} cores, load average ${os.loadavg()[0]!.toFixed(1)} at the end`,
