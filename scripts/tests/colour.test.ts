@@ -38,7 +38,8 @@ let sandbox: Sandbox;
 beforeAll(() => {
   sandbox = createSandbox();
 }, 30_000);
-afterAll(() => sandbox?.remove());
+// Removing a copy of the repository can take seconds on a busy machine.
+afterAll(() => sandbox?.remove(), 30_000);
 
 describe.concurrent('the tools, with output redirected', { timeout: 30_000 }, () => {
   const list = (env: NodeJS.ProcessEnv) =>

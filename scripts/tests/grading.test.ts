@@ -36,7 +36,8 @@ beforeAll(() => {
   }
   stub = sandbox.read(file);
 }, 30_000);
-afterAll(() => sandbox?.remove());
+// Removing a copy of the repository can take seconds on a busy machine.
+afterAll(() => sandbox?.remove(), 30_000);
 
 describe('npm test', { timeout: 60_000 }, () => {
   it("is run by the fork's workflow with --ignore-not-started, the scoreboard in the job summary [F2]", () => {

@@ -16,7 +16,8 @@ beforeAll(() => {
   sandbox = createSandbox();
   slug = prepareKata(sandbox);
 }, 30_000);
-afterAll(() => sandbox?.remove());
+// Removing a copy of the repository can take seconds on a busy machine.
+afterAll(() => sandbox?.remove(), 30_000);
 
 /** One line on stderr, nothing on stdout, exit code 2. */
 function expectUsageError(run: Run): string {

@@ -18,7 +18,7 @@ beforeAll(() => {
 afterAll(() => {
   watcher?.stop();
   sandbox?.remove();
-});
+}, 30_000);
 
 const WAITING = /waiting for changes to katas\/[a-z0-9-]+\/index\.ts \(Ctrl-C to stop\)/;
 
