@@ -5,7 +5,7 @@
  * (interview). Usage mistakes are one line naming the valid choices, exit code 2.
  */
 import { Command, CommanderError, type Option } from 'commander';
-import pc from 'picocolors';
+import { pcErr } from './lib/colour.ts';
 import { hintCommand } from './commands/hint.ts';
 import { interviewCommand } from './commands/interview.ts';
 import { listCommand } from './commands/list.ts';
@@ -14,6 +14,7 @@ import { solutionCommand } from './commands/solution.ts';
 import { startCommand } from './commands/start.ts';
 import { watchCommand } from './commands/watch.ts';
 import { UsageError } from './lib/katas.ts';
+import { timeoutFromEnv } from './lib/run-grader.ts';
 
 const program = new Command('kata')
   .usage('<command> [options]')
@@ -79,6 +80,8 @@ process.stdout.on('error', (error: NodeJS.ErrnoException) => {
 let running: Command | undefined;
 program.hook('preAction', (_program, actionCommand) => {
   running = actionCommand;
+  // A malformed KATA_TIMEOUT_MS is refused before a command that grades starts, never ignored.
+  if (['hint', 'watch', 'solution', 'interview'].includes(actionCommand.name())) timeoutFromEnv();
 });
 
 // No command: where am I? (`npm run kata`)
@@ -92,22 +95,24 @@ try {
       process.exitCode = error.exitCode;
     } else {
       console.error(
-        pc.red(`${where(command)}: ${usageMessage(error, command ?? program).replace(/\.$/, '')}`),
+        pcErr.red(
+          `${where(command)}: ${usageMessage(error, command ?? program).replace(/\.$/, '')}`,
+        ),
       );
       process.exitCode = 2;
     }
   } else if (error instanceof UsageError) {
-    console.error(pc.red(`${where(running)}: ${error.message}`));
+    console.error(pcErr.red(`${where(running)}: ${error.message}`));
     process.exitCode = 2;
   } else if (error instanceof Error && error.name === 'ExitPromptError') {
     // Ctrl-C at a confirmation prompt: nothing was changed.
-    console.error(pc.dim('cancelled: nothing changed'));
+    console.error(pcErr.dim('cancelled: nothing changed'));
     process.exitCode = 130;
   } else {
     const message = error instanceof Error ? error.message : String(error);
     console.error(
-      pc.red(`kata: ${message.split('\n')[0]}`) +
-        (process.env.DEBUG ? '' : pc.dim(' (run with DEBUG=1 for details)')),
+      pcErr.red(`kata: ${message.split('\n')[0]}`) +
+        (process.env.DEBUG ? '' : pcErr.dim(' (run with DEBUG=1 for details)')),
     );
     if (process.env.DEBUG) console.error(error);
     process.exitCode = 1;

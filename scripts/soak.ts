@@ -6,7 +6,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import os from 'node:os';
 import { Command, InvalidArgumentError } from 'commander';
-import pc from 'picocolors';
+import pc from './lib/colour.ts';
 import { availableKatas, requireKata, UsageError } from './lib/katas.ts';
 import { gradeKata } from './lib/run-grader.ts';
 

@@ -10,7 +10,7 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Command, InvalidArgumentError } from 'commander';
-import pc from 'picocolors';
+import pc from '../lib/colour.ts';
 import { CATALOG } from '../lib/katas.ts';
 import { DEFAULT_SETTINGS, median, type Settings, type SubjectResult, type Suite } from './lib.ts';
 

@@ -4,7 +4,7 @@
  */
 import { existsSync } from 'node:fs';
 import { Command } from 'commander';
-import pc from 'picocolors';
+import pc from '../lib/colour.ts';
 import { currentResult, renderMarkdown, slugArgument } from '../lib/cli.ts';
 import { hintsFile, readHints } from '../lib/hints.ts';
 import { requireKata } from '../lib/katas.ts';

@@ -5,11 +5,11 @@
  * to `.kata/interviews.json` (`interview --history`). It grades the learner's file as it is and
  * never changes it.
  */
-import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import readline from 'node:readline';
 import { Command, InvalidArgumentError } from 'commander';
-import pc from 'picocolors';
+import * as v from 'valibot';
+import pc from '../lib/colour.ts';
 import {
   currentResult,
   gradeNow,
@@ -19,28 +19,43 @@ import {
 } from '../lib/cli.ts';
 import { availableKatas, requireKata, UsageError, type KataInfo } from '../lib/katas.ts';
 import { KATAS_DIR, STATE_DIR, kataFile, shown } from '../lib/paths.ts';
-import { writeJsonAtomic } from '../lib/progress.ts';
-import { readResults, stagesPassed, type KataResult, type KataStatus } from '../lib/results.ts';
+import {
+  KataStatusSchema,
+  readResults,
+  stagesPassed,
+  Timestamp,
+  type KataResult,
+} from '../lib/results.ts';
+import { readState, writeJsonAtomic } from '../lib/state.ts';
 import { renderScoreboard, statusText } from '../lib/scoreboard.ts';
+import { stopAllGraders } from '../lib/start-vitest.mjs';
 import { nextHint } from './hint.ts';
 import { nextKata } from './list.ts';
 
 export const INTERVIEWS_FILE = path.join(STATE_DIR, 'interviews.json');
 
-export interface InterviewRound {
-  date: string;
-  slug: string;
-  minutes: number;
-  timeUsedMs: number;
-  endedBy: 'submitted' | 'time up';
-  status: KataStatus;
-  stagesPassed: number;
-  stages: number;
-  passed: number;
-  total: number;
-  hintsUsed: number;
-  gradings: number;
-}
+const count = v.pipe(v.number(), v.integer(), v.minValue(0));
+
+const InterviewRoundSchema = v.object({
+  date: Timestamp,
+  slug: v.string(),
+  minutes: v.pipe(v.number(), v.minValue(0)),
+  timeUsedMs: v.pipe(v.number(), v.minValue(0)),
+  endedBy: v.picklist(['submitted', 'time up']),
+  status: KataStatusSchema,
+  stagesPassed: count,
+  stages: count,
+  passed: count,
+  total: count,
+  hintsUsed: count,
+  gradings: count,
+});
+export type InterviewRound = v.InferOutput<typeof InterviewRoundSchema>;
+
+const InterviewsFileSchema = v.object({
+  version: v.literal(1),
+  rounds: v.array(InterviewRoundSchema),
+});
 
 interface InterviewOptions {
   minutes: number;
@@ -82,6 +97,11 @@ function pickKata(): KataInfo {
   return next;
 }
 
+/** Minutes left at which the round warns. */
+const WARNINGS = [5, 1];
+/** The longest a final grading may take once the round is over. */
+const FINAL_GRADING_MS = 15_000;
+
 const clock = (ms: number): string => {
   const seconds = Math.max(0, Math.ceil(ms / 1000));
   return `${String(Math.floor(seconds / 60)).padStart(2, '0')}:${String(seconds % 60).padStart(2, '0')}`;
@@ -115,14 +135,17 @@ async function runRound(kata: KataInfo, minutes: number): Promise<void> {
   let gradings = 0;
   let last: KataResult | undefined;
 
+  const interactive = Boolean(process.stdin.isTTY && process.stdout.isTTY);
   const rl = readline.createInterface({
     input: process.stdin,
     output: process.stdout,
-    terminal: Boolean(process.stdin.isTTY && process.stdout.isTTY),
+    terminal: interactive,
   });
   let abandoned = false;
+  // Ctrl-C at a terminal reaches readline, not the process: stop any grading too.
   rl.on('SIGINT', () => {
     abandoned = true;
+    stopAllGraders();
     rl.close();
   });
   const end = (how: InterviewRound['endedBy']): void => {
@@ -130,26 +153,69 @@ async function runRound(kata: KataInfo, minutes: number): Promise<void> {
     ending = how;
     endedAt = Math.min(Date.now(), deadline);
   };
+  const prompt = (preserveCursor = false): void => {
+    rl.setPrompt(`${pc.bold(clock(deadline - Date.now()))} left ${pc.dim('›')} `);
+    rl.prompt(preserveCursor);
+  };
+  /** Prints a line above the prompt, and puts the prompt (with what was typed) back. */
+  let busy = false;
+  const say = (text: string): void => {
+    if (interactive && !busy) {
+      readline.clearLine(process.stdout, 0);
+      readline.cursorTo(process.stdout, 0);
+      console.log(text);
+      prompt(true);
+    } else {
+      console.log(text);
+    }
+  };
+  const timers: NodeJS.Timeout[] = [];
   // Unref'd: the round's end never keeps the process alive on its own.
-  const timer = setTimeout(() => {
+  const later = (ms: number, action: () => void): void => {
+    timers.push(setTimeout(action, ms).unref());
+  };
+  later(lengthMs, () => {
     if (ending) return;
     end('time up');
+    if (interactive && !busy) readline.clearLine(process.stdout, 0);
     console.log(pc.yellow(`\nTime is up.`));
     rl.close();
-  }, lengthMs);
-  timer.unref();
+  });
+  for (const minutesLeft of WARNINGS) {
+    const at = lengthMs - minutesLeft * 60_000;
+    if (at <= 0) continue; // a round shorter than the warning: no warning
+    later(at, () => {
+      if (!ending) {
+        say(pc.yellow(`${minutesLeft === 1 ? '1 minute' : `${minutesLeft} minutes`} left.`));
+      }
+    });
+  }
+  // At a terminal, the clock in the prompt moves, once a second, while the learner types.
+  if (interactive) {
+    const tick = setInterval(() => {
+      if (!busy && !ending) prompt(true);
+    }, 1000);
+    tick.unref();
+    timers.push(tick);
+  }
 
-  const prompt = (): void => {
-    rl.setPrompt(`${pc.bold(clock(deadline - Date.now()))} left ${pc.dim('›')} `);
-    rl.prompt();
+  /** Grading during the round never outlasts the round. */
+  const gradeInRound = async (): Promise<KataResult> => {
+    busy = true;
+    try {
+      return await gradeNow(slug, false, { maxDurationMs: Math.max(1000, deadline - Date.now()) });
+    } finally {
+      busy = false;
+    }
   };
   prompt();
   for await (const line of rl) {
     if (ending || abandoned) break;
     const command = line.trim().toLowerCase();
     if (command === '' || command === 'grade') {
-      last = await gradeNow(slug);
+      last = await gradeInRound();
       gradings += 1;
+      if (abandoned) break;
       console.log(renderScoreboard([last], { detailed: false }));
     } else if (command === 'hint') {
       last = await currentResult(slug);
@@ -169,7 +235,7 @@ async function runRound(kata: KataInfo, minutes: number): Promise<void> {
     if (ending) break;
     prompt();
   }
-  clearTimeout(timer);
+  for (const timer of timers) clearTimeout(timer);
   rl.close();
   if (abandoned && !ending) {
     console.log(pc.dim('\nRound abandoned: not recorded.'));
@@ -179,8 +245,12 @@ async function runRound(kata: KataInfo, minutes: number): Promise<void> {
   // Input closed (Ctrl-D, or the end of piped commands): the round is submitted as it stands.
   end('submitted');
 
-  console.log(pc.dim('\nFinal grading…'));
-  const final = await gradeNow(slug, true);
+  // The final grading is capped too: at the time left, or a short limit once time is up, so code
+  // that loops cannot overrun the round by the whole grading time limit.
+  const capMs = Math.max(deadline - Date.now(), FINAL_GRADING_MS);
+  const cap = ending === 'time up' ? ` (at most ${Math.ceil(capMs / 1000)} s)` : '';
+  console.log(pc.dim(`\nFinal grading${cap}…`));
+  const final = await gradeNow(slug, true, { maxDurationMs: capMs });
   gradings += 1;
   const round: InterviewRound = {
     date: new Date(started).toISOString(),
@@ -213,15 +283,12 @@ async function runRound(kata: KataInfo, minutes: number): Promise<void> {
   );
 }
 
+/** Past rounds; a history file that cannot be used is backed up and a new history starts. */
 export function readHistory(): InterviewRound[] {
-  try {
-    const data = JSON.parse(readFileSync(INTERVIEWS_FILE, 'utf8')) as { rounds?: unknown };
-    if (Array.isArray(data.rounds)) return data.rounds as InterviewRound[];
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return [];
-  }
-  console.error(pc.dim(`note: ${shown(INTERVIEWS_FILE)} was unreadable: starting a new history`));
-  return [];
+  const data = readState(INTERVIEWS_FILE, InterviewsFileSchema, {
+    instead: 'a new history starts',
+  });
+  return data?.rounds ?? [];
 }
 
 function appendHistory(round: InterviewRound): void {

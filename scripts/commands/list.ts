@@ -5,7 +5,7 @@
  */
 import { stripVTControlCharacters } from 'node:util';
 import { Command } from 'commander';
-import pc from 'picocolors';
+import pc from '../lib/colour.ts';
 import { isStale } from '../lib/cli.ts';
 import { availableKatas, type KataInfo } from '../lib/katas.ts';
 import { formatDuration, readProgress, type KataProgress } from '../lib/progress.ts';
@@ -110,7 +110,12 @@ export function markdownScoreboard(katas: KataInfo[], results: ResultsFile): str
     );
   }
   const solved = graded.filter(({ result }) => result.status === 'solved').length;
-  lines.push('', `**${solved} of ${graded.length} katas solved.**`);
+  const untouched = graded.filter(({ result }) => result.status === 'not-started').length;
+  lines.push(
+    '',
+    `**${solved} of ${graded.length} katas solved.**` +
+      (untouched > 0 ? ` ${untouched} not started yet: not counted as failures.` : ''),
+  );
   for (const { kata, result } of graded) {
     if (result.status === 'solved' || result.status === 'not-started') continue;
     const first = firstFailure(result);

@@ -16,7 +16,7 @@ import {
 } from 'node:fs';
 import path from 'node:path';
 import { Command } from 'commander';
-import pc from 'picocolors';
+import pc, { pcErr } from '../lib/colour.ts';
 import { confirmed, slugArgument } from '../lib/cli.ts';
 import { availableKatas, requireKata, UsageError } from '../lib/katas.ts';
 import { REPO_ROOT, STATE_DIR, kataFile, shown } from '../lib/paths.ts';
@@ -129,7 +129,7 @@ function committedStub(slug: string): { commit: string; text: string } | undefin
   } catch (error) {
     const reason = error instanceof Error ? (error.message.split('\n')[0] ?? '') : String(error);
     console.error(
-      pc.red(
+      pcErr.red(
         `reset needs git to find the stub, and git is not available here (${reason}). Nothing changed.`,
       ),
     );
@@ -145,7 +145,7 @@ function committedStub(slug: string): { commit: string; text: string } | undefin
     }
   }
   console.error(
-    pc.red(`No committed stub of ${shown(kataFile(slug))} in git history. Nothing changed.`),
+    pcErr.red(`No committed stub of ${shown(kataFile(slug))} in git history. Nothing changed.`),
   );
   process.exitCode = 1;
   return undefined;

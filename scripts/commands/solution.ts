@@ -3,14 +3,15 @@
  * code to it, once the learner's code passes the kata (graded now, not trusted from old results).
  * `--force` shows it earlier, after a spoiler warning: this is the hidden solution.
  */
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { Command } from 'commander';
-import pc from 'picocolors';
+import pc from '../lib/colour.ts';
 import { confirmed, gradeNow, renderMarkdownFile, slugArgument, stagesLine } from '../lib/cli.ts';
 import { requireKata } from '../lib/katas.ts';
 import { listAlternatives } from '../lib/alternatives.ts';
 import { SOLUTIONS_DIR, kataFile, shown, solutionFile } from '../lib/paths.ts';
+import { page } from '../lib/pager.ts';
 import { touch, updateProgress } from '../lib/progress.ts';
 
 export function solutionCommand(): Command {
@@ -61,15 +62,16 @@ export function solutionCommand(): Command {
 async function printSolution(slug: string, solved: boolean): Promise<void> {
   const { createTwoFilesPatch } = await import('diff');
   const ours = readFileSync(solutionFile(slug), 'utf8');
-  const theirs = readFileSync(kataFile(slug), 'utf8');
+  const theirs = existsSync(kataFile(slug)) ? readFileSync(kataFile(slug), 'utf8') : '';
   const rule = (title: string): string =>
     pc.bold(`\n── ${title} ${'─'.repeat(Math.max(3, 70 - title.length))}`);
-  if (solved) console.log(pc.green(`${slug} is solved. Here is how we wrote it.`));
-  console.log(rule(`the reference: ${shown(solutionFile(slug))}`));
-  console.log(ours.trimEnd());
-  console.log(rule(`notes: ${shown(path.join(SOLUTIONS_DIR, slug, 'NOTES.md'))}`));
-  console.log(await renderMarkdownFile(path.join(SOLUTIONS_DIR, slug, 'NOTES.md')));
-  console.log(rule('diff: your code → the reference'));
+  const out: string[] = [];
+  if (solved) out.push(pc.green(`${slug} is solved. Here is how we wrote it.`));
+  out.push(rule(`the reference: ${shown(solutionFile(slug))}`));
+  out.push(ours.trimEnd());
+  out.push(rule(`notes: ${shown(path.join(SOLUTIONS_DIR, slug, 'NOTES.md'))}`));
+  out.push(await renderMarkdownFile(path.join(SOLUTIONS_DIR, slug, 'NOTES.md')));
+  out.push(rule('diff: your code → the reference'));
   const patch = createTwoFilesPatch(
     `${shown(kataFile(slug))} (yours)`,
     `${shown(solutionFile(slug))} (reference)`,
@@ -79,7 +81,7 @@ async function printSolution(slug: string, solved: boolean): Promise<void> {
     undefined,
     { context: 3 },
   );
-  console.log(
+  out.push(
     patch
       .split('\n')
       .filter((line) => !/^={3,}$/.test(line)) // the rule createTwoFilesPatch starts with
@@ -97,9 +99,10 @@ async function printSolution(slug: string, solved: boolean): Promise<void> {
   );
   const alternatives = listAlternatives(slug);
   if (alternatives.length > 0) {
-    console.log(
+    out.push(
       `\nAlso passing the same grader, written another way (NOTES says why): ` +
         alternatives.map((alternative) => shown(alternative.file)).join(', '),
     );
   }
+  await page(out.join('\n'));
 }

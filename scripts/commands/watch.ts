@@ -5,15 +5,16 @@
  * says the code may be looping, and the next save of the kata restarts the grader.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { watch } from 'node:fs';
+import { existsSync, watch } from 'node:fs';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
 import { Command } from 'commander';
-import pc from 'picocolors';
+import pc from '../lib/colour.ts';
 import { slugArgument } from '../lib/cli.ts';
 import { requireKata } from '../lib/katas.ts';
 import { REPO_ROOT, kataFile, shown } from '../lib/paths.ts';
 import { recordActivity } from '../lib/progress.ts';
+import { whenParentGone } from '../lib/parent.mjs';
 import { timeoutFromEnv } from '../lib/run-grader.ts';
 
 const VITEST = path.join(REPO_ROOT, 'node_modules', 'vitest', 'vitest.mjs');
@@ -56,7 +57,7 @@ function watchKata(slug: string, limitMs: number): Promise<number> {
         KATA_TARGET: 'katas',
         KATA_WATCH_SLUG: slug,
         KATA_TIMEOUT_MS: String(limitMs),
-        KATA_WATCH_FD: '3',
+        KATA_PARENT_FD: '3',
       };
       delete env.KATA_REPORT_FILE;
       const current = spawn(
@@ -94,19 +95,39 @@ function watchKata(slug: string, limitMs: number): Promise<number> {
     };
 
     // Editors often save by renaming a new file over the old one: watch the folder, not the file.
+    // Vitest forgets a file that is deleted and does not see it come back (`rm`, then `cp`): when
+    // the kata file reappears, the grader restarts, as it does for a save after a loop.
     const file = kataFile(slug);
+    let missing = !existsSync(file);
+    const restart = (why: string): void => {
+      console.log(pc.dim(`\n${shown(file)} ${why}: restarting the grader…`));
+      clearTimeout(slowTimer);
+      const old = child;
+      killChild();
+      child = undefined;
+      old?.removeAllListeners('exit');
+      start();
+    };
     const fileWatcher = watch(path.dirname(file), (_event, name) => {
-      if (!stuck || name !== path.basename(file)) return;
+      if (name !== path.basename(file)) return;
       clearTimeout(restartTimer);
       restartTimer = setTimeout(() => {
-        if (!stuck) return;
-        console.log(pc.dim(`\n${shown(file)} changed: restarting the grader…`));
-        clearTimeout(slowTimer);
-        const old = child;
-        killChild();
-        child = undefined;
-        old?.removeAllListeners('exit');
-        start();
+        if (!existsSync(file)) {
+          if (!missing) {
+            console.log(
+              pc.yellow(`\n${shown(file)} was deleted.`) +
+                ` Waiting for it to come back (${pc.cyan(`npm run kata -- reset ${slug}`)} restores the stub).`,
+            );
+          }
+          missing = true;
+          return;
+        }
+        if (missing) {
+          missing = false;
+          restart('is back');
+        } else if (stuck) {
+          restart('changed');
+        }
       }, 200);
     });
 
@@ -116,7 +137,10 @@ function watchKata(slug: string, limitMs: number): Promise<number> {
     };
     process.once('SIGINT', stop);
     process.once('SIGTERM', stop);
+    process.once('SIGHUP', stop);
     process.once('exit', killChild);
+    // npm killed without a chance to pass anything on: stop too.
+    whenParentGone(stop);
     start();
   });
 }

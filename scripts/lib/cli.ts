@@ -5,7 +5,7 @@
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { stripVTControlCharacters } from 'node:util';
 import { Argument } from 'commander';
-import pc from 'picocolors';
+import pc from './colour.ts';
 import { availableKatas, UsageError } from './katas.ts';
 import { kataFile, shown } from './paths.ts';
 import { recordGrading } from './progress.ts';
@@ -18,10 +18,22 @@ export function slugArgument(name = 'slug', required = true): Argument {
   return argument.choices(availableKatas().map((kata) => kata.slug));
 }
 
-/** Grades the learner's file now and records the run in results.json and progress.json. */
-export async function gradeNow(slug: string, quiet = false): Promise<KataResult> {
+/**
+ * Grades the learner's file now and records the run in results.json and progress.json.
+ * `maxDurationMs` caps the whole run (the no-progress limit never exceeds it either).
+ */
+export async function gradeNow(
+  slug: string,
+  quiet = false,
+  options: { maxDurationMs?: number } = {},
+): Promise<KataResult> {
   if (!quiet) console.log(pc.dim(`grading ${shown(kataFile(slug))}…`));
-  const result = await gradeKata({ slug, timeoutMs: timeoutFromEnv() });
+  const { maxDurationMs } = options;
+  const result = await gradeKata({
+    slug,
+    timeoutMs: Math.min(timeoutFromEnv(), maxDurationMs ?? Infinity),
+    ...(maxDurationMs === undefined ? {} : { maxDurationMs }),
+  });
   recordGrading([result]);
   return result;
 }

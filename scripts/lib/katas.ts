@@ -3,7 +3,10 @@
  * Adding a kata means adding its folders and one entry here.
  */
 import { existsSync } from 'node:fs';
-import { kataFile, solutionFile } from './paths.ts';
+import { GRADERS_DIR } from './paths.ts';
+import path from 'node:path';
+
+const graderDir = (slug: string): string => path.join(GRADERS_DIR, slug);
 
 export interface KataInfo {
   slug: string;
@@ -20,11 +23,13 @@ export const CATALOG: readonly KataInfo[] = [
   { slug: 'graceful-shutdown', title: 'Graceful shutdown of a Fastify server', difficulty: 'hard' },
 ];
 
-/** Katas present in this checkout (stub and reference both exist), in recommended order. */
+/**
+ * Katas present in this checkout, in recommended order: in the catalog, with a grader. The
+ * learner's file may be missing (deleted by mistake): the kata is still there, grading says the
+ * file is missing, and `reset` brings the stub back.
+ */
 export function availableKatas(): KataInfo[] {
-  return CATALOG.filter(
-    (kata) => existsSync(kataFile(kata.slug)) && existsSync(solutionFile(kata.slug)),
-  );
+  return CATALOG.filter((kata) => existsSync(graderDir(kata.slug)));
 }
 
 /** The kata named `slug`, or an error that lists the valid slugs. */

@@ -2,40 +2,44 @@
  * The learner's progress, kept in `.kata/progress.json` (git-ignored): per kata, the time spent,
  * the grading runs, when it was first graded and solved, which hints were shown and whether the
  * solution was seen before solving. `npm test`, watch mode and every command on a kata update it.
- * Missing or corrupt data is rebuilt from `.kata/results.json` where possible, never a crash.
+ * Missing or unusable data is rebuilt from `.kata/results.json` where possible, never a crash.
  */
-import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import path from 'node:path';
-import pc from 'picocolors';
-import { STATE_DIR } from './paths.ts';
-import { readResults, saveResults, type KataResult } from './results.ts';
+import { pcErr } from './colour.ts';
+import { STATE_DIR, kataFile } from './paths.ts';
+import * as v from 'valibot';
+import { readResults, saveResults, Timestamp, type KataResult } from './results.ts';
+import { readState, writeJsonAtomic } from './state.ts';
 
 export const PROGRESS_FILE = path.join(STATE_DIR, 'progress.json');
 
 /** A gap between two moments of activity longer than this counts as this much: a break, not work. */
 export const MAX_GAP_MS = 15 * 60_000;
 
-export interface KataProgress {
+const KataProgressSchema = v.object({
   /** Working time: the gaps between consecutive runs and commands on this kata, each capped. */
-  timeSpentMs: number;
+  timeSpentMs: v.pipe(v.number(), v.minValue(0)),
   /** Grading runs (npm test, watch, hint, solution, interview). */
-  runs: number;
-  firstGradedAt?: string;
-  lastGradedAt?: string;
+  runs: v.pipe(v.number(), v.integer(), v.minValue(0)),
+  firstGradedAt: v.optional(Timestamp),
+  lastGradedAt: v.optional(Timestamp),
   /** The last grading run or command on this kata: where the next gap is measured from. */
-  lastActivityAt?: string;
-  solvedAt?: string;
+  lastActivityAt: v.optional(Timestamp),
+  solvedAt: v.optional(Timestamp),
   /** Per stage number, how many of its hints have been shown. */
-  hintsShown: Record<string, number>;
-  solutionSeenAt?: string;
+  hintsShown: v.record(v.string(), v.pipe(v.number(), v.integer(), v.minValue(0))),
+  solutionSeenAt: v.optional(Timestamp),
   /** The solution was seen before the kata was solved (`solution --force`). */
-  spoiler?: boolean;
-}
+  spoiler: v.optional(v.boolean()),
+});
+export type KataProgress = v.InferOutput<typeof KataProgressSchema>;
 
-export interface ProgressFile {
-  version: 1;
-  katas: Record<string, KataProgress>;
-}
+const ProgressFileSchema = v.object({
+  version: v.literal(1),
+  katas: v.record(v.string(), KataProgressSchema),
+});
+export type ProgressFile = v.InferOutput<typeof ProgressFileSchema>;
 
 const emptyKata = (): KataProgress => ({ timeSpentMs: 0, runs: 0, hintsShown: {} });
 
@@ -56,60 +60,34 @@ export function rebuildFromResults(results = readResults()): ProgressFile {
   return data;
 }
 
-function isProgressFile(data: unknown): data is ProgressFile {
-  if (typeof data !== 'object' || data === null) return false;
-  const { version, katas } = data as Partial<ProgressFile>;
-  if (version !== 1 || typeof katas !== 'object' || katas === null) return false;
-  return Object.values(katas).every(
-    (kata) =>
-      typeof kata === 'object' &&
-      kata !== null &&
-      typeof kata.timeSpentMs === 'number' &&
-      typeof kata.runs === 'number' &&
-      typeof kata.hintsShown === 'object' &&
-      kata.hintsShown !== null,
-  );
-}
-
 /**
- * Reads the progress file. Missing (after some grading) or corrupt: rebuilt from the results,
- * with a one-line dim note on stderr. Missing with nothing graded yet: a fresh start, silently.
+ * Reads the progress file. Missing (after some grading): rebuilt from the results, with a one-line
+ * note on stderr. A file that cannot be used: backed up, then rebuilt the same way, and the note
+ * says where the old one went (scripts/lib/state.ts). Missing with nothing graded yet: a fresh
+ * start, silently.
  */
 export function readProgress(file = PROGRESS_FILE): ProgressFile {
-  let text: string;
-  try {
-    text = readFileSync(file, 'utf8');
-  } catch {
+  if (!existsSync(file)) {
     const rebuilt = rebuildFromResults();
     if (Object.keys(rebuilt.katas).length > 0) {
       note(`no ${path.basename(file)} yet: progress rebuilt from the last grading results`);
     }
     return rebuilt;
   }
-  try {
-    const data: unknown = JSON.parse(text);
-    if (isProgressFile(data)) return data;
-  } catch {
-    // Fall through: corrupt.
-  }
-  note(`${path.basename(file)} was unreadable: progress rebuilt from the last grading results`);
-  return rebuildFromResults();
+  return (
+    readState(file, ProgressFileSchema, {
+      instead: 'progress rebuilt from the last grading results',
+    }) ?? rebuildFromResults()
+  );
 }
 
 function note(text: string): void {
-  console.error(pc.dim(`note: ${text}`));
+  console.error(pcErr.dim(`note: ${text}`));
 }
 
 /** Writes the progress file atomically: a reader at the same moment never sees half a file. */
 export function writeProgress(data: ProgressFile, file = PROGRESS_FILE): void {
   writeJsonAtomic(file, data);
-}
-
-export function writeJsonAtomic(file: string, data: unknown): void {
-  mkdirSync(path.dirname(file), { recursive: true });
-  const temporary = `${file}.${process.pid}.tmp`;
-  writeFileSync(temporary, `${JSON.stringify(data, null, 2)}\n`);
-  renameSync(temporary, file);
 }
 
 /** Reads, changes and writes the progress of one or more katas in one step. */
@@ -132,23 +110,52 @@ export function touch(kata: KataProgress, now = new Date()): void {
   kata.lastActivityAt = now.toISOString();
 }
 
+export interface RecordOptions {
+  /**
+   * The katas the learner named (`npm test -- <slug>`, hint, watch…): their time counts whatever
+   * happened to their files. Default: every kata recorded. A plain `npm test` names none, and
+   * time then counts only for the katas whose file changed since their last activity.
+   */
+  named?: ReadonlySet<string>;
+}
+
 /**
  * Records grading runs everywhere the learner's tools read them: progress first (a missing
  * progress file is rebuilt from the earlier results, so this run must not be in them yet), then
  * `.kata/results.json`.
  */
-export function recordGrading(results: KataResult[]): void {
-  recordRuns(results);
+export function recordGrading(results: KataResult[], options: RecordOptions = {}): void {
+  recordRuns(results, options);
   saveResults(results);
 }
 
-/** Records grading runs: time spent, run counts, first/last graded, solved. */
-export function recordRuns(results: KataResult[], file = PROGRESS_FILE): void {
+/**
+ * Whether grading a kata the learner did not name is work on it: its file was saved since the
+ * kata's last activity (or, never active, it is no longer the untouched stub).
+ */
+function worked(result: KataResult, progress: KataProgress): boolean {
+  let savedMs: number;
+  try {
+    savedMs = statSync(kataFile(result.slug)).mtimeMs;
+  } catch {
+    return false; // no file: nothing was worked on
+  }
+  if (!progress.lastActivityAt) return result.status !== 'not-started';
+  return savedMs > Date.parse(progress.lastActivityAt);
+}
+
+/** Records grading runs: time spent (see RecordOptions), run counts, first/last graded, solved. */
+export function recordRuns(
+  results: KataResult[],
+  options: RecordOptions = {},
+  file = PROGRESS_FILE,
+): void {
   updateProgress((kata) => {
     for (const result of results) {
       const progress = kata(result.slug);
       const at = new Date(result.gradedAt);
-      touch(progress, at);
+      const named = options.named === undefined || options.named.has(result.slug);
+      if (named || worked(result, progress)) touch(progress, at);
       progress.runs += 1;
       progress.firstGradedAt ??= result.gradedAt;
       progress.lastGradedAt = result.gradedAt;

@@ -8,8 +8,14 @@ import path from 'node:path';
 import { stripVTControlCharacters as plain } from 'node:util';
 import type { Reporter, TestCase, TestModule, TestRunEndReason } from 'vitest/node';
 import type { SerializedError, UserConsoleLog } from 'vitest';
+import { parentChannel } from './watchdog.ts';
+
+// Grading never outlives the process that asked for it (see watchdog.ts).
+parentChannel();
 
 export type GradingEvent =
+  /** Vitest is up and starts its workers: the time limit counts from here, not from the spawn. */
+  | { type: 'run-start' }
   | { type: 'collected'; tests: Array<{ id: string; stage: string; name: string }> }
   | { type: 'start'; id: string }
   /** Written by graders/support/setup.ts from inside the test process, unbatched. */
@@ -69,6 +75,10 @@ export class GradingReporter implements Reporter {
   protected emit(event: GradingEvent): void {
     const file = process.env.KATA_REPORT_FILE;
     if (file) appendFileSync(file, `${JSON.stringify(event)}\n`);
+  }
+
+  onTestRunStart(): void {
+    this.emit({ type: 'run-start' });
   }
 
   onTestModuleCollected(testModule: TestModule): void {

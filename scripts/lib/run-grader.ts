@@ -3,17 +3,39 @@
  * process of its own, so that code which loops forever can be stopped at the time limit without
  * stopping the grading of the other katas.
  */
-import { readFileSync, rmSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { UsageError } from './katas.ts';
 import { claimEarlyStart, startVitest, type StartedVitest } from './start-vitest.mjs';
+import { kataFile, shown } from './paths.ts';
 import type { GradingEvent, ReportedError } from './reporter.ts';
+import { collectedTests, rememberTestList, testList } from './test-list.ts';
 import type { Failure, KataResult, KataStatus, StageOutcome, TestOutcome } from './results.ts';
 
 export const DEFAULT_TIMEOUT_MS = 30_000;
 
-/** The time limit the learner set in KATA_TIMEOUT_MS (a whole number of ms > 0), else the default. */
+const TIMEOUT_ADVICE = 'give a whole number of milliseconds above 0, e.g. 30000';
+
+/** A time limit as the learner wrote it (`--timeout-ms` or KATA_TIMEOUT_MS), or undefined if unusable. */
+export function parseTimeoutMs(text: string): number | undefined {
+  const ms = Number(text);
+  return /^\s*\d+\s*$/.test(text) && Number.isSafeInteger(ms) && ms > 0 ? ms : undefined;
+}
+
+/** Why a time limit is refused, in the words every tool uses: `invalid <where> "<text>": …`. */
+export const timeoutMistake = (where: string, text: string): string =>
+  `invalid ${where} "${text}": ${TIMEOUT_ADVICE}`;
+
+/**
+ * The time limit the learner set in KATA_TIMEOUT_MS, else the default. A value that is not a whole
+ * number of milliseconds above 0 is a usage mistake (UsageError), as `--timeout-ms abc` is: never
+ * silently ignored.
+ */
 export function timeoutFromEnv(): number {
-  const fromEnv = Number(process.env.KATA_TIMEOUT_MS);
-  return Number.isInteger(fromEnv) && fromEnv > 0 ? fromEnv : DEFAULT_TIMEOUT_MS;
+  const text = process.env.KATA_TIMEOUT_MS;
+  if (text === undefined || text === '') return DEFAULT_TIMEOUT_MS;
+  const ms = parseTimeoutMs(text);
+  if (ms === undefined) throw new UsageError(timeoutMistake('KATA_TIMEOUT_MS', text));
+  return ms;
 }
 
 export interface GradeOptions {
@@ -29,12 +51,20 @@ export interface GradeOptions {
   bail?: boolean;
   /** Also write Vitest's JUnit XML report of this kata to this file (CI tools read it). */
   junitFile?: string;
+  /**
+   * Stop grading and report `timed-out` once the whole run has taken this long, progress or not
+   * (an interview's final grading, which must not outlast the round).
+   */
+  maxDurationMs?: number;
 }
 
 const STAGE_TITLE = /^stage (\d+):\s*(.+)$/i;
 
 export async function gradeKata(options: GradeOptions): Promise<KataResult> {
   const { slug, target = 'katas', timeoutMs = DEFAULT_TIMEOUT_MS, bail = false } = options;
+  if ((target === 'katas' || target === '') && !existsSync(kataFile(slug))) {
+    return missingFile(slug);
+  }
   const run = {
     slug,
     target,
@@ -43,18 +73,64 @@ export async function gradeKata(options: GradeOptions): Promise<KataResult> {
   };
   // `npm test -- <slug>` may have started this very run already (scripts/test.mjs).
   const vitest = claimEarlyStart(run) ?? startVitest(run);
+  let events: GradingEvent[];
+  let facts: RunFacts;
   try {
-    const { exitCode, timedOut } = await watch(vitest, timeoutMs);
-    return resultFromEvents(slug, readEvents(vitest.reportFile), {
+    const { exitCode, timedOut, capped } = await watch(vitest, timeoutMs, options.maxDurationMs);
+    events = readEvents(vitest.reportFile);
+    facts = {
       timedOut,
       timeoutMs,
+      ...(capped ? { timedOutAfterMs: options.maxDurationMs } : {}),
       stderr: vitest.stderr(),
       exitCode,
       durationMs: performance.now() - vitest.startedAt,
-    });
+    };
   } finally {
     rmSync(vitest.scratch, { recursive: true, force: true });
   }
+  const result = resultFromEvents(slug, events, facts);
+  const cutShort =
+    result.status === 'timed-out' ||
+    result.status === 'load-error' ||
+    events.some((event) => event.type === 'module-error');
+  if (!cutShort && !bail && facts.exitCode !== null) {
+    // Every file was reached: this run's list of tests is the whole list.
+    rememberTestList(slug, collectedTests(events));
+    return result;
+  }
+  if (!cutShort) return result;
+  // Totals come from the whole list of tests, never from the ones this run reached.
+  const list = await testList(slug);
+  if (!list) return result;
+  return resultFromEvents(slug, [{ type: 'collected', tests: list }, ...events], facts);
+}
+
+/** The learner's file is not there: say so, and how to bring the stub back; nothing to run. */
+async function missingFile(slug: string): Promise<KataResult> {
+  const list = await testList(slug);
+  const result = resultFromEvents(slug, list ? [{ type: 'collected', tests: list }] : [], {
+    timedOut: false,
+    timeoutMs: 0,
+    stderr: '',
+    exitCode: 1,
+    durationMs: 0,
+  });
+  return {
+    ...result,
+    status: 'load-error',
+    problem: `${shown(kataFile(slug))} is missing; \`npm run kata -- reset ${slug}\` brings the stub back`,
+  };
+}
+
+interface RunFacts {
+  timedOut: boolean;
+  timeoutMs: number;
+  /** Set when the run was stopped by `maxDurationMs` rather than for lack of progress. */
+  timedOutAfterMs?: number;
+  stderr: string;
+  exitCode: number | null;
+  durationMs: number;
 }
 
 /**
@@ -64,26 +140,34 @@ export async function gradeKata(options: GradeOptions): Promise<KataResult> {
 async function watch(
   vitest: StartedVitest,
   timeoutMs: number,
-): Promise<{ exitCode: number | null; timedOut: boolean }> {
+  maxDurationMs = Infinity,
+): Promise<{ exitCode: number | null; timedOut: boolean; capped: boolean }> {
   let timedOut = false;
+  let capped = false;
   let reportSize = 0;
   let lastProgress = performance.now();
   const timer = setInterval(
     () => {
       const size = fileSize(vitest.reportFile);
-      if (size !== reportSize) {
+      const now = performance.now();
+      if (now - vitest.startedAt >= maxDurationMs) {
+        timedOut = true;
+        capped = true;
+        clearInterval(timer);
+        vitest.kill();
+      } else if (size !== reportSize) {
         reportSize = size;
-        lastProgress = performance.now();
-      } else if (performance.now() - lastProgress >= timeoutMs) {
+        lastProgress = now;
+      } else if (now - lastProgress >= timeoutMs) {
         timedOut = true;
         clearInterval(timer);
         vitest.kill();
       }
     },
-    Math.min(250, timeoutMs),
+    Math.min(250, timeoutMs, maxDurationMs),
   );
   try {
-    return { exitCode: await vitest.exited, timedOut };
+    return { exitCode: await vitest.exited, timedOut, capped };
   } finally {
     clearInterval(timer);
   }
@@ -133,22 +217,15 @@ function toFailure(error: ReportedError): Failure {
   };
 }
 
+const sameError = (a: ReportedError, b: ReportedError): boolean =>
+  a.name === b.name && a.message === b.message && a.location === b.location;
+
 function describeError(error: ReportedError): string {
   return `${error.name}: ${error.message}${error.location ? `\n    at ${error.location}` : ''}`;
 }
 
 /** Builds a kata's result from the grading events of one run (also used by watch mode, which collects them in memory). */
-export function resultFromEvents(
-  slug: string,
-  events: GradingEvent[],
-  run: {
-    timedOut: boolean;
-    timeoutMs: number;
-    stderr: string;
-    exitCode: number | null;
-    durationMs: number;
-  },
-): KataResult {
+export function resultFromEvents(slug: string, events: GradingEvent[], run: RunFacts): KataResult {
   const stages = new Map<string, StageOutcome>();
   const tests = new Map<string, TestOutcome>();
   const order: string[] = [];
@@ -209,13 +286,18 @@ export function resultFromEvents(
         break;
       }
       case 'module-error':
-        moduleErrors.push(...event.errors);
+        // A file that does not load fails every test file that imports it: say it once.
+        for (const error of event.errors) {
+          if (!moduleErrors.some((known) => sameError(known, error))) moduleErrors.push(error);
+        }
         break;
       case 'console':
         consoleOutput.push(event.text.replace(/\n$/, ''));
         break;
       case 'end':
-        unhandled.push(...event.unhandledErrors);
+        for (const error of event.unhandledErrors) {
+          if (!unhandled.some((known) => sameError(known, error))) unhandled.push(error);
+        }
         break;
     }
   }
@@ -233,16 +315,20 @@ export function resultFromEvents(
   let problem: string | undefined;
   if (run.timedOut) {
     status = 'timed-out';
-    // Tests in one file run in order: the first that never finished is the one that hung.
-    const hungId =
-      order.find(
-        (id) => tests.get(id)!.status === 'not-run' && (started.has(id) || started.size === 0),
-      ) ?? order.find((id) => tests.get(id)!.status === 'not-run');
+    // Files run one after another, in path order, each test in order: the test that started and
+    // never finished is the one that hung. None started: the code hung while being loaded.
+    const hungId = order.find((id) => started.has(id) && !finished.has(id));
     const hung = hungId ? findStageAndName(stageList, tests.get(hungId)!) : undefined;
+    const limit = run.timedOutAfterMs ?? run.timeoutMs;
     problem =
-      `grading stopped: nothing finished for ${run.timeoutMs / 1000} s` +
-      (hung ? `, in "${hung}"` : '') +
-      ': look for a loop that never ends or a promise that never settles';
+      (run.timedOutAfterMs === undefined
+        ? `grading stopped: nothing finished for ${limit / 1000} s`
+        : `grading stopped at the time limit, ${limit / 1000} s`) +
+      (hung
+        ? `, in "${hung}": look for a loop that never ends or a promise that never settles`
+        : started.size === 0
+          ? `, before any test started: look for a loop that never ends at the top level of ${shown(kataFile(slug))}`
+          : ': look for a loop that never ends or a promise that never settles');
   } else if (moduleErrors.length > 0 || (all.length === 0 && run.exitCode !== 0)) {
     status = 'load-error';
     problem =

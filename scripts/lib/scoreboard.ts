@@ -3,7 +3,7 @@
  * unsolved kata the first failing test and its message, so one screen says where they are and what
  * to fix next.
  */
-import pc from 'picocolors';
+import pc from './colour.ts';
 import { firstFailure, stagesPassed, type KataResult, type KataStatus } from './results.ts';
 
 const STATUS_TEXT: Record<KataStatus, string> = {
@@ -99,7 +99,17 @@ function renderNextFix(result: KataResult, detailed: boolean): string[] {
         lines.push(pc.dim(`    at ${failure.location}`));
     }
   }
-  if (detailed) {
+  if (result.status === 'not-started') {
+    // Every test fails the same way: the first says it all, and a count says the rest.
+    const rest = result.total - (first ? 1 : 0);
+    if (rest > 0) {
+      lines.push(
+        pc.dim(
+          `  … and ${rest} more ${rest === 1 ? 'test fails' : 'tests fail'} the same way, in ${result.stages.length} ${result.stages.length === 1 ? 'stage' : 'stages'}: nothing is written yet`,
+        ),
+      );
+    }
+  } else if (detailed && result.status !== 'load-error') {
     for (const stage of result.stages) {
       const mark = stage.passed === stage.total ? pc.green('✔') : pc.red('✘');
       lines.push(

@@ -8,10 +8,21 @@ import { mkdtempSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { whenParentGone } from './parent.mjs';
 
 const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const VITEST = path.join(REPO_ROOT, 'node_modules', 'vitest', 'vitest.mjs');
 const REPORTER = path.join(REPO_ROOT, 'scripts', 'lib', 'reporter.ts');
+const CONFIG = path.join(REPO_ROOT, 'scripts', 'lib', 'grading.config.ts');
+
+/**
+ * Katas whose test files mostly wait (on real processes, sockets and timers) rather than compute,
+ * and cannot disturb each other (each file its own ports and processes): their files run in
+ * parallel, two at a time. graceful-shutdown spends most of its grading in one file of real
+ * processes; the others now run beside it.
+ * @type {Record<string, number>}
+ */
+const WORKERS = { 'graceful-shutdown': 2 };
 
 /**
  * @typedef {object} VitestRunOptions
@@ -19,6 +30,7 @@ const REPORTER = path.join(REPO_ROOT, 'scripts', 'lib', 'reporter.ts');
  * @property {string} target `katas`, `solutions`, or a folder holding `<slug>/index.ts` (KATA_TARGET)
  * @property {boolean} [bail] stop at the first failing test
  * @property {string} [junitFile] also write Vitest's JUnit XML report here
+ * @property {boolean} [listOnly] run no test, only list them (scripts/lib/test-list.ts)
  */
 
 /**
@@ -35,7 +47,13 @@ const REPORTER = path.join(REPO_ROOT, 'scripts', 'lib', 'reporter.ts');
 
 /** @param {VitestRunOptions} options */
 export const runKey = (options) =>
-  JSON.stringify([options.slug, options.target, Boolean(options.bail), options.junitFile ?? null]);
+  JSON.stringify([
+    options.slug,
+    options.target,
+    Boolean(options.bail),
+    options.junitFile ?? null,
+    Boolean(options.listOnly),
+  ]);
 
 /**
  * Spawns Vitest on `graders/<slug>/` with the grading reporter, in a process group of its own so
@@ -53,17 +71,21 @@ export function startVitest(options) {
     VITEST,
     'run',
     `graders/${options.slug}/`,
+    `--config=${CONFIG}`,
     `--reporter=${REPORTER}`,
-    '--maxWorkers=1',
+    `--maxWorkers=${WORKERS[options.slug] ?? 1}`,
     '--no-isolate',
   ];
   if (options.bail) args.push('--bail=1');
+  // A name no test has: every file is collected and reported, and no test runs.
+  if (options.listOnly) args.push('--testNamePattern=^(?!)', '--passWithNoTests');
   if (options.junitFile) args.push('--reporter=junit', `--outputFile.junit=${options.junitFile}`);
   // Plain text from Vitest: messages are stored in results and recoloured when shown.
   const env = {
     ...process.env,
     KATA_TARGET: options.target,
     KATA_REPORT_FILE: reportFile,
+    KATA_PARENT_FD: '3',
     NO_COLOR: '1',
   };
   const startedAt = performance.now();
@@ -71,27 +93,27 @@ export function startVitest(options) {
     cwd: REPO_ROOT,
     env,
     detached: true,
-    stdio: ['ignore', 'ignore', 'pipe'],
+    // fd 3 is the grader's lifeline (scripts/lib/watchdog.ts): when this process ends, however it
+    // ends, even by SIGKILL, the Vitest process sees it close and takes its process group down.
+    stdio: ['ignore', 'ignore', 'pipe', 'pipe'],
   });
 
   let stderr = '';
   child.stderr?.setEncoding('utf8').on('data', (/** @type {string} */ chunk) => {
     if (stderr.length < 100_000) stderr += chunk;
   });
-  const kill = () => {
-    try {
-      if (child.pid !== undefined) process.kill(-child.pid, 'SIGKILL');
-    } catch {
-      // Already gone.
-    }
-  };
-  // If grading itself ends first (Ctrl-C, a crash), take the Vitest process group down with it.
-  process.once('exit', kill);
+  const kill = () => killGroup(child.pid);
+  live.add(kill);
+  guardWhileLive();
   /** @type {Promise<number | null>} */
   const exited = new Promise((resolve, reject) => {
-    child.on('error', reject);
+    child.on('error', (error) => {
+      live.delete(kill);
+      reject(error);
+    });
     child.on('close', (code) => {
-      process.removeListener('exit', kill);
+      live.delete(kill);
+      releaseWhenIdle();
       resolve(code);
     });
   });
@@ -105,6 +127,68 @@ export function startVitest(options) {
     stderr: () => stderr,
     kill,
   };
+}
+
+/** @param {number | undefined} pid */
+function killGroup(pid) {
+  try {
+    if (pid !== undefined) process.kill(-pid, 'SIGKILL');
+  } catch {
+    // Already gone.
+  }
+}
+
+/**
+ * Every grader still running, by its kill function. While there is one, this process makes sure it
+ * never outlives us: on exit (including an uncaught exception), on SIGINT, SIGTERM and SIGHUP
+ * (Ctrl-C, `kill`, a closed terminal: Vitest sits in its own process group, so none of these reach
+ * it directly), and when our own parent dies (npm killed: we are re-parented, and stop).
+ * @type {Set<() => void>}
+ */
+const live = new Set();
+const SIGNALS = /** @type {const} */ (['SIGINT', 'SIGTERM', 'SIGHUP']);
+/** @type {(() => void) | undefined} */
+let stopWatchingParent;
+
+const killAll = () => {
+  for (const kill of live) kill();
+  live.clear();
+};
+
+/** @param {NodeJS.Signals} signal */
+function onSignal(signal) {
+  killAll();
+  release();
+  // Die of the same signal, as a process without this handler would: the shell and npm see it.
+  process.kill(process.pid, signal);
+}
+
+function guardWhileLive() {
+  if (stopWatchingParent) return;
+  process.on('exit', killAll);
+  for (const signal of SIGNALS) process.on(signal, onSignal);
+  stopWatchingParent = whenParentGone(() => {
+    killAll();
+    process.exit(129); // as if the terminal had hung up
+  });
+}
+
+function release() {
+  if (!stopWatchingParent) return;
+  stopWatchingParent();
+  stopWatchingParent = undefined;
+  process.removeListener('exit', killAll);
+  for (const signal of SIGNALS) process.removeListener(signal, onSignal);
+}
+
+function releaseWhenIdle() {
+  if (live.size === 0) release();
+}
+
+/** Stops every grader this process started: for callers that end a run early (an interview's Ctrl-C). */
+export function stopAllGraders() {
+  killAll();
+  release();
 }
 
 /** @type {StartedVitest | undefined} */

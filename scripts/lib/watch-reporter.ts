@@ -2,17 +2,17 @@
  * The Vitest reporter behind `kata watch <slug>`. It runs inside Vitest's watch mode, collects the
  * same grading events as scripts/lib/reporter.ts, but in memory, for each run; turns them into a
  * KataResult (resultFromEvents), records results and progress, and redraws the kata's scoreboard
- * row and first failure. Configured through KATA_WATCH_SLUG, KATA_TIMEOUT_MS and KATA_WATCH_FD,
+ * row and first failure. Configured through KATA_WATCH_SLUG, KATA_TIMEOUT_MS and KATA_PARENT_FD,
  * set by scripts/commands/watch.ts.
  */
-import { Socket } from 'node:net';
 import path from 'node:path';
-import pc from 'picocolors';
+import pc, { pcErr } from './colour.ts';
 import type { SerializedError } from 'vitest';
 import type { TestModule, TestRunEndReason } from 'vitest/node';
 import { kataFile, shown } from './paths.ts';
 import { recordGrading } from './progress.ts';
 import { GradingReporter, type GradingEvent } from './reporter.ts';
+import { parentChannel } from './watchdog.ts';
 import type { KataResult } from './results.ts';
 import { resultFromEvents, timeoutFromEnv } from './run-grader.ts';
 import { renderScoreboard } from './scoreboard.ts';
@@ -20,28 +20,11 @@ import { renderScoreboard } from './scoreboard.ts';
 const root = process.cwd();
 
 /**
- * The line to `kata watch` (the file descriptor it passes as KATA_WATCH_FD): it hears when a run
- * starts and ends, so it can say when a run outlasts the time limit and restart a grader stuck in a
- * loop. If `kata watch` goes away, however it ends, this Vitest goes too, test workers included.
+ * The line to `kata watch` (scripts/lib/watchdog.ts): it hears when a run starts and ends, so it can
+ * say when a run outlasts the time limit and restart a grader stuck in a loop. If `kata watch` goes
+ * away, however it ends, this Vitest goes too, test workers included.
  */
-const channel = openChannel();
-
-function openChannel(): Socket | undefined {
-  const fd = Number(process.env.KATA_WATCH_FD);
-  if (!Number.isInteger(fd) || fd < 3) return undefined;
-  const socket = new Socket({ fd, readable: true, writable: true });
-  socket.on('error', () => {});
-  socket.on('close', () => {
-    try {
-      process.kill(-process.pid, 'SIGKILL'); // our process group: Vitest and its workers
-    } catch {
-      process.exit(1);
-    }
-  });
-  socket.resume();
-  socket.unref();
-  return socket;
-}
+const channel = parentChannel();
 
 function signal(what: 'start' | 'end'): void {
   channel?.write(`${what}\n`);
@@ -59,7 +42,7 @@ export default class WatchReporter extends GradingReporter {
     this.events.push(event);
   }
 
-  onTestRunStart(): void {
+  override onTestRunStart(): void {
     this.events = [];
     this.started = performance.now();
     signal('start');
@@ -88,7 +71,7 @@ export default class WatchReporter extends GradingReporter {
     try {
       recordGrading([result]);
     } catch (error) {
-      console.error(pc.dim(`note: could not record this run: ${String(error)}`));
+      console.error(pcErr.dim(`note: could not record this run: ${String(error)}`));
     }
     this.draw(result);
   }

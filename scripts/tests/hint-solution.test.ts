@@ -17,7 +17,8 @@ beforeAll(() => {
   slug = prepareKata(sandbox);
   stage1 = parseHints(sandbox.read(`katas/${slug}/HINTS.md`))[0]!.hints;
 }, 30_000);
-afterAll(() => sandbox?.remove());
+// Removing a copy of the repository can take seconds on a busy machine.
+afterAll(() => sandbox?.remove(), 30_000);
 
 const progress = (): ProgressFile =>
   JSON.parse(sandbox.read('.kata/progress.json')) as ProgressFile;

@@ -47,7 +47,8 @@ beforeAll(async () => {
   changed.splice(1, 0, '// a new comment');
   sandbox.write(reference, changed.join('\n'));
 }, 60_000);
-afterAll(() => sandbox?.remove());
+// Removing a copy of the repository can take seconds on a busy machine.
+afterAll(() => sandbox?.remove(), 30_000);
 
 describe('mutant rebase', { timeout: 60_000 }, () => {
   it('merges the change into a mutant it does not touch, and flags the one it collides with', async () => {

@@ -27,7 +27,8 @@ beforeAll(() => {
   file = `katas/${slug}/index.ts`;
   stub = sandbox.read(file);
 }, 30_000);
-afterAll(() => sandbox?.remove());
+// Removing a copy of the repository can take seconds on a busy machine.
+afterAll(() => sandbox?.remove(), 30_000);
 
 describe('kata reset', { timeout: 30_000 }, () => {
   it('leaves an unchanged stub alone, without a backup', async () => {

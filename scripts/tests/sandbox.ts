@@ -4,7 +4,16 @@
  * the stubs). The learner's commands run in it as a learner would run them, spawned and bounded.
  */
 import { execFileSync, spawn } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  readFileSync,
+  readdirSync,
+  readlinkSync,
+  realpathSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import path from 'node:path';
 import { availableKatas } from '../lib/katas.ts';
 import { copyRepository } from '../lib/paths.ts';
@@ -17,8 +26,20 @@ export interface SpawnOptions {
   env?: NodeJS.ProcessEnv;
 }
 
+export interface BackgroundOptions {
+  /**
+   * Run it at a terminal: a pseudo-terminal from util-linux `script`, as a learner's shell gives
+   * it; what is written with `write` is typed at it.
+   */
+  terminal?: boolean;
+}
+
 export interface Background {
   output(): string;
+  /** Types `text` at the command (only with `terminal`). */
+  write(text: string): void;
+  /** Resolves with the exit code once the command has ended. */
+  exited(): Promise<number | null>;
   /** Resolves once the output matches `pattern` `count` times; rejects after `timeoutMs`. */
   waitFor(pattern: RegExp, count?: number, timeoutMs?: number): Promise<void>;
   stop(): void;
@@ -36,8 +57,10 @@ export interface Sandbox {
   kata(args: string[], options?: SpawnOptions): Promise<Run>;
   /** Spawns any script of the copy the same way (e.g. scripts/grade.ts). */
   node(script: string, args: string[], options?: SpawnOptions): Promise<Run>;
+  /** Runs what `npm test -- ...args` runs: `node scripts/test.mjs ...args`. */
+  test(args: string[], options?: SpawnOptions): Promise<Run>;
   /** Starts a long-running command (watch); `output()` so far; `stop()` kills it and its children. */
-  background(args: string[], env?: NodeJS.ProcessEnv): Background;
+  background(args: string[], env?: NodeJS.ProcessEnv, options?: BackgroundOptions): Background;
   read(file: string): string;
   write(file: string, text: string): void;
   exists(file: string): boolean;
@@ -63,18 +86,23 @@ export function cleanEnv(): NodeJS.ProcessEnv {
   };
 }
 
-export function createSandbox(): Sandbox {
+/** `git: false` skips the repository (a second or so): for tests that never run `reset`. */
+export function createSandbox(options: { git?: boolean } = {}): Sandbox {
   const root = copyRepository('kata-cli-');
   const git = (...args: string[]): void => {
     execFileSync('git', args, { cwd: root, env: cleanEnv(), stdio: 'ignore' });
   };
-  git('init', '--quiet');
-  git('add', '--all');
-  git('commit', '--quiet', '--no-gpg-sign', '--no-verify', '-m', 'the katas as cloned');
+  if (options.git !== false) {
+    git('init', '--quiet');
+    git('add', '--all');
+    git('commit', '--quiet', '--no-gpg-sign', '--no-verify', '-m', 'the katas as cloned');
+  }
 
   const node = (script: string, args: string[], options: SpawnOptions = {}): Promise<Run> =>
     new Promise((resolve, reject) => {
-      const child = spawn(process.execPath, ['--import', 'tsx', script, ...args], {
+      // Plain JavaScript entry points (scripts/test.mjs, `npm test`) load TypeScript support themselves.
+      const loader = script.endsWith('.mjs') ? [] : ['--import', 'tsx'];
+      const child = spawn(process.execPath, [...loader, script, ...args], {
         cwd: root,
         env: { ...cleanEnv(), ...options.env },
         detached: true,
@@ -97,21 +125,35 @@ export function createSandbox(): Sandbox {
       else child.stdin.end(options.input ?? '');
     });
 
-  const background = (args: string[], env: NodeJS.ProcessEnv = {}): Background => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'scripts/kata.ts', ...args], {
+  const background = (
+    args: string[],
+    env: NodeJS.ProcessEnv = {},
+    options: BackgroundOptions = {},
+  ): Background => {
+    const command = [process.execPath, '--import', 'tsx', 'scripts/kata.ts', ...args];
+    const quoted = command.map((word) => `'${word.replace(/'/g, `'\\''`)}'`).join(' ');
+    const [file, ...rest] = options.terminal
+      ? ['script', '--quiet', '--return', '--flush', '--command', quoted, '/dev/null']
+      : command;
+    const child = spawn(file!, rest, {
       cwd: root,
-      env: { ...cleanEnv(), ...env },
+      env: { ...cleanEnv(), COLUMNS: '120', LINES: '40', ...env },
       detached: true,
-      stdio: ['ignore', 'pipe', 'pipe'],
+      stdio: [options.terminal ? 'pipe' : 'ignore', 'pipe', 'pipe'],
     });
     let output = '';
     const collect = (chunk: string): void => {
       output += chunk;
     };
-    child.stdout.setEncoding('utf8').on('data', collect);
-    child.stderr.setEncoding('utf8').on('data', collect);
+    child.stdout!.setEncoding('utf8').on('data', collect);
+    child.stderr!.setEncoding('utf8').on('data', collect);
     return {
       output: () => output,
+      write: (text) => child.stdin?.write(text),
+      exited: () =>
+        child.exitCode !== null
+          ? Promise.resolve(child.exitCode)
+          : new Promise((resolve) => child.once('exit', resolve)),
       waitFor: (pattern, count = 1, timeoutMs = 30_000) =>
         new Promise((resolve, reject) => {
           const global = new RegExp(pattern.source, `${pattern.flags.replace('g', '')}g`);
@@ -141,6 +183,7 @@ export function createSandbox(): Sandbox {
     node,
     background,
     kata: (args, options) => node('scripts/kata.ts', args, options),
+    test: (args, options) => node('scripts/test.mjs', args, options),
     read: (file) => readFileSync(path.join(root, file), 'utf8'),
     write: (file, text) => {
       mkdirSync(path.dirname(path.join(root, file)), { recursive: true });
@@ -177,5 +220,46 @@ export function killGroup(pid: number | undefined): void {
     if (pid !== undefined) process.kill(-pid, 'SIGKILL');
   } catch {
     // Already gone.
+  }
+}
+
+export interface ProcessInfo {
+  pid: number;
+  args: string;
+}
+
+/**
+ * Every process whose working directory is `root` (Linux: from /proc): the commands a test started
+ * there, and any grader they left behind. Graders are the ones running Vitest.
+ */
+export function processesIn(root: string): ProcessInfo[] {
+  const real = realpathSync(root);
+  const found: ProcessInfo[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry) || Number(entry) === process.pid) continue;
+    try {
+      if (readlinkSync(`/proc/${entry}/cwd`) !== real) continue;
+      const args = readFileSync(`/proc/${entry}/cmdline`, 'utf8').split('\0').join(' ').trim();
+      found.push({ pid: Number(entry), args });
+    } catch {
+      // Gone meanwhile, or not ours to read.
+    }
+  }
+  return found;
+}
+
+export const gradersIn = (root: string): ProcessInfo[] =>
+  processesIn(root).filter((info) => info.args.includes('vitest'));
+
+/** Polls `check` every 50 ms until it returns true; rejects with `what` after `timeoutMs`. */
+export async function waitUntil(
+  check: () => boolean,
+  what: string,
+  timeoutMs = 15_000,
+): Promise<void> {
+  const started = Date.now();
+  while (!check()) {
+    if (Date.now() - started > timeoutMs) throw new Error(`never happened: ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
   }
 }
