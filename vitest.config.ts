@@ -1,13 +1,6 @@
 import { defineConfig } from 'vitest/config';
 import { kataModulePath } from './graders/support/target.ts';
 
-// The tools' own tests (scripts/tests/, part of npm run verify) spend their time waiting on the
-// commands they start, in throw-away copies of the repository that share nothing: run three files
-// at once. Grading runs set their own --maxWorkers; a run of everything keeps Vitest's default.
-const toolTestsOnly = process.argv
-  .slice(2)
-  .some((arg) => arg.startsWith('scripts/tests') || arg.startsWith('./scripts/tests'));
-
 export default defineConfig({
   plugins: [
     {
@@ -25,7 +18,6 @@ export default defineConfig({
     include: ['graders/*/**/*.test.ts', 'scripts/**/*.test.ts'],
     setupFiles: ['graders/support/setup.ts'],
     pool: 'forks',
-    ...(toolTestsOnly ? { maxWorkers: 3 } : {}),
     testTimeout: 5_000,
     hookTimeout: 5_000,
     // Graders pass or fail the same way every run: no retries that would hide flakiness.

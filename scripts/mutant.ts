@@ -8,7 +8,7 @@
  */
 import { spawnSync } from 'node:child_process';
 import { Command } from 'commander';
-import pc from 'picocolors';
+import pc from './lib/colour.ts';
 import {
   beginEdit,
   listMutants,

@@ -17,7 +17,7 @@ import path from 'node:path';
 import { Stryker } from '@stryker-mutator/core';
 import type { PartialStrykerOptions } from '@stryker-mutator/api/core';
 import { Command } from 'commander';
-import pc from 'picocolors';
+import pc from './lib/colour.ts';
 import { availableKatas, requireKata, UsageError } from './lib/katas.ts';
 import { REPO_ROOT } from '../graders/support/target.ts';
 

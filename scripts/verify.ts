@@ -10,7 +10,7 @@ import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync
 import os from 'node:os';
 import path from 'node:path';
 import { Command } from 'commander';
-import pc from 'picocolors';
+import pc from './lib/colour.ts';
 import { availableKatas, requireKata, UsageError, type KataInfo } from './lib/katas.ts';
 import { listMutants, materializeMutant, type Mutant } from './lib/mutants.ts';
 import { listAlternatives, materializeAlternative, type Alternative } from './lib/alternatives.ts';
@@ -459,6 +459,9 @@ function runRepositoryTests(): Array<string | undefined> {
       path.join(REPO_ROOT, 'node_modules/vitest/vitest.mjs'),
       'run',
       'scripts/tests/',
+      // They spend their time waiting on the commands they start, in throw-away copies of the
+      // repository that share nothing: three files at once.
+      '--maxWorkers=3',
     ]),
   ];
 }

@@ -173,7 +173,8 @@ async function watch(
   }
 }
 
-function fileSize(file: string): number {
+/** A file's size in bytes, 0 while it does not exist. */
+export function fileSize(file: string): number {
   try {
     return statSync(file).size;
   } catch {
@@ -181,18 +182,19 @@ function fileSize(file: string): number {
   }
 }
 
-function readEvents(file: string): GradingEvent[] {
+/** The events a grading run has written to `file`, one JSON object per line; none if it is missing. */
+export function readEvents<Event = GradingEvent>(file: string): Event[] {
   let text: string;
   try {
     text = readFileSync(file, 'utf8');
   } catch {
     return []; // Vitest never got as far as reporting (it failed to start): no events.
   }
-  const events: GradingEvent[] = [];
+  const events: Event[] = [];
   for (const line of text.split('\n')) {
     if (!line) continue;
     try {
-      events.push(JSON.parse(line) as GradingEvent);
+      events.push(JSON.parse(line) as Event);
     } catch {
       // A line cut short when the process was killed mid-write.
     }

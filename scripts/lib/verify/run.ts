@@ -10,22 +10,13 @@
  * that hung and is reported timed out; every target not yet finished is graded again in a new run.
  */
 import { spawn } from 'node:child_process';
-import {
-  cpSync,
-  existsSync,
-  mkdirSync,
-  readdirSync,
-  readFileSync,
-  rmSync,
-  statSync,
-  writeFileSync,
-} from 'node:fs';
+import { cpSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { CopyManifest } from '../../../graders/support/target.ts';
 import { GRADERS_DIR, REPO_ROOT } from '../paths.ts';
 import type { GradingEvent, ReportedError } from '../reporter.ts';
 import type { KataResult } from '../results.ts';
-import { resultFromEvents } from '../run-grader.ts';
+import { fileSize, readEvents as readEventsOf, resultFromEvents } from '../run-grader.ts';
 import { UNATTRIBUTED } from './reporter.ts';
 
 export interface Target {
@@ -251,24 +242,4 @@ const isDone = (copy: Copy, events: Event[]): boolean =>
   new Set(events.flatMap((event) => (event.type === 'module-end' ? [event.file] : []))).size >=
   copy.files.length;
 
-function fileSize(file: string): number {
-  try {
-    return statSync(file).size;
-  } catch {
-    return 0;
-  }
-}
-
-function readEvents(file: string): Event[] {
-  if (!existsSync(file)) return [];
-  const events: Event[] = [];
-  for (const line of readFileSync(file, 'utf8').split('\n')) {
-    if (!line) continue;
-    try {
-      events.push(JSON.parse(line) as Event);
-    } catch {
-      // a line cut short when the run was stopped mid-write
-    }
-  }
-  return events;
-}
+const readEvents = (file: string): Event[] => readEventsOf<Event>(file);
