@@ -213,6 +213,16 @@ export const dotted = (segments: readonly string[], maxLength: number): fc.Arbit
     .map((parts) => parts.join('.'));
 
 /**
+ * Wildcard patterns: a few short ones that often overlap, drawn often (so the same pattern is
+ * subscribed more than once, between others that match the same topics), and random ones.
+ */
+export const wildcardPatterns = (maxLength: number): fc.Arbitrary<string> =>
+  fc.oneof(
+    { arbitrary: fc.constantFrom('a', 'a.b', '*', '#', 'a.#', '#.b', '*.*', '#.a.#'), weight: 3 },
+    { arbitrary: dotted(['a', 'b', '*', '#'], maxLength), weight: 2 },
+  );
+
+/**
  * Checks that every generated command sequence behaves as the model says. A failure leads with
  * `description`, then the divergence (which step, what happened, what the model expected), then
  * fast-check's shrunk counterexample and how to replay it.
