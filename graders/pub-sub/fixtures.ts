@@ -231,6 +231,8 @@ export async function assertModel(
   description: string,
   sequences: fc.Arbitrary<Command[]>,
   rules: string,
+  /** The share of the configured number of runs (FC_RUNS, 200 by default) to make. */
+  share = 1,
 ): Promise<void> {
   // Outside the property first, so a method not written yet fails plainly rather than as a counterexample.
   runAgainstModel(
@@ -244,7 +246,10 @@ export async function assertModel(
   await assertProperty(
     description,
     fc.property(sequences, (sequence) => runAgainstModel(sequence, rules)),
-    { includeErrorInReport: true },
+    {
+      includeErrorInReport: true,
+      numRuns: Math.max(1, Math.round((fc.readConfigureGlobal().numRuns ?? 100) * share)),
+    },
   );
 }
 

@@ -112,6 +112,7 @@ describe('stage 1: subscribe, publish and unsubscribe on exact topics', () => {
         'removes its own subscription only, and calling it again does nothing',
       commands({ patterns: dotted(['a', 'b'], 2), topics: dotted(['a', 'b'], 2) }),
       '[R6, R7, R8, R9, R10]',
+      0.5,
     );
   });
 

@@ -144,6 +144,7 @@ describe('stage 3: dispatch snapshot, once and abort signals', () => {
         once: true,
       }),
       '[R13]',
+      0.5,
     );
   });
 
