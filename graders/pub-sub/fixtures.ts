@@ -203,7 +203,7 @@ export function commands(options: {
       weight: 1,
     },
   );
-  return fc.array(command, { minLength: 1, maxLength: 14 });
+  return fc.array(command, { minLength: 1, maxLength: 10 });
 }
 
 /** Dot-joined segments drawn from `segments`, 1 to `maxLength` of them. */

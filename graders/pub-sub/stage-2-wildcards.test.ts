@@ -165,6 +165,7 @@ describe('stage 2: wildcard patterns', () => {
         'the topic ("*" = one segment, "#" = zero or more), returns their number, and listenerCount agrees',
       commands({ patterns: wildcardPatterns(5), topics: dotted(['a', 'b', 'c'], 4) }),
       '[R4, R5, R8, R10]',
+      0.5,
     );
   });
 
@@ -200,18 +201,18 @@ describe('stage 2: wildcard patterns', () => {
         const patterns = ['orders.*', 'orders.#', '#', '*.eu', 'orders.eu'];
         for (let i = 0; i < size; i += 1) bus.subscribe(patterns[i % patterns.length]!, () => {});
         return () => {
-          for (let i = 0; i < 3; i += 1) {
+          for (let i = 0; i < 2; i += 1) {
             bus.subscribe('other', () => {})();
             bus.publish('orders.eu', i);
           }
         };
       },
       sizes,
-      9,
+      7,
     );
     expect(
       measured.ratio,
-      `3 × publish("orders.eu") after a subscription change, with 6,000 matching subscriptions vs 20, ` +
+      `2 × publish("orders.eu") after a subscription change, with 6,000 matching subscriptions vs 20, ` +
         `CPU time: ${describeRatio(measured, sizes)}. Linear work measures at most 300 (300 times the ` +
         'subscriptions; fixed costs make it less); copying a growing array per match measures thousands [R38]',
     ).toBeLessThan(600);
