@@ -29,7 +29,8 @@ export interface SubscribeOptions {
   once?: boolean;
   /**
    * Aborting it removes the subscription. An already-aborted signal subscribes nothing. The
-   * subscription removes its abort listener when it ends for any other reason.
+   * subscription keeps at most one abort listener on it, and removes that listener when it ends
+   * for any other reason (unsubscribe, a `once` that has run).
    */
   signal?: AbortSignal;
 }
@@ -39,11 +40,15 @@ export const OVERFLOW_POLICIES = ['drop-oldest', 'drop-newest', 'error'] as cons
 export type OverflowPolicy = (typeof OVERFLOW_POLICIES)[number];
 
 export interface StreamOptions {
-  /** Aborting it unsubscribes, discards the buffer, and rejects the pending or next read with `signal.reason`. */
+  /**
+   * Aborting it unsubscribes, discards the buffer, and rejects the pending or next read with
+   * `signal.reason`. The stream keeps at most one abort listener on it, and none once it has ended.
+   */
   signal?: AbortSignal;
   /**
    * Most messages held while the consumer is slow: an integer >= 1 (`Infinity` is not allowed).
-   * A message handed straight to a read that is already waiting takes no room.
+   * A message handed straight to a read that is already waiting takes no room; one dropped,
+   * discarded or read is no longer referenced.
    * @default 1024
    */
   bufferSize?: number;
@@ -70,7 +75,8 @@ export class BufferOverflowError extends Error {
 /**
  * An in-memory message bus. Topics are dot-separated, non-empty segments without `*` or `#`
  * (`orders.eu.created`). Patterns are made of segments that are `*` (exactly one segment), `#`
- * (zero or more segments) or a literal free of both.
+ * (zero or more segments) or a literal free of both. Matching must be polynomial in the number of
+ * segments (see the README's Limits); subscribe and unsubscribe O(1) apart from parsing.
  */
 export class PubSub {
   /** @throws {TypeError} when `options.onError` is present and not a function */

@@ -95,7 +95,8 @@ export class PubSub {
     };
     this.#subscriptions.add(subscription);
     this.#matchesByTopic.clear();
-    signal?.addEventListener('abort', unsubscribe, { once: true });
+    // No `{ once: true }` needed: unsubscribe removes this very listener, however it is called.
+    signal?.addEventListener('abort', unsubscribe);
     return unsubscribe;
   }
 
@@ -110,9 +111,7 @@ export class PubSub {
       try {
         const result: unknown = subscription.handler(message, topic);
         if (isThenable(result)) {
-          Promise.resolve(result).catch((error: unknown) =>
-            this.#report(error, topic, subscription),
-          );
+          result.then(undefined, (error: unknown) => this.#report(error, topic, subscription));
         }
       } catch (error) {
         this.#report(error, topic, subscription);
@@ -134,8 +133,14 @@ export class PubSub {
         if (isThenable(result)) {
           // Always fulfils (the failure is recorded instead), so Promise.all waits for every one.
           settling.push(
-            Promise.resolve(result).then(undefined, (error: unknown) => {
-              failures.push(error);
+            new Promise((settled) => {
+              result.then(
+                () => settled(),
+                (error: unknown) => {
+                  failures.push(error);
+                  settled();
+                },
+              );
             }),
           );
         }
@@ -161,12 +166,13 @@ export class PubSub {
   stream<T>(pattern: string, options: StreamOptions = {}): AsyncIterableIterator<T> {
     parsePattern(pattern);
     const { signal, bufferSize = DEFAULT_BUFFER_SIZE, overflow = 'drop-oldest' } = options;
-    if (typeof bufferSize !== 'number' || !Number.isInteger(bufferSize) || bufferSize < 1) {
+    // Number.isInteger is false for anything but a number, NaN and ±Infinity included.
+    if (!Number.isInteger(bufferSize) || bufferSize < 1) {
       throw new RangeError(`bufferSize must be an integer >= 1, got ${String(bufferSize)}`);
     }
     if (!OVERFLOW_POLICIES.includes(overflow)) {
       throw new TypeError(
-        `overflow must be one of ${OVERFLOW_POLICIES.join(', ')}, got ${String(overflow)}`,
+        `overflow must be one of ${JSON.stringify(OVERFLOW_POLICIES)}, got ${String(overflow)}`,
       );
     }
 
@@ -197,7 +203,8 @@ export class PubSub {
         }
       }
     };
-    const onAbort = (): void => end({ error: signal?.reason });
+    // Added to `signal` only, so the event's target is that signal.
+    const onAbort = (event: Event): void => end({ error: (event.target as AbortSignal).reason });
 
     if (signal?.aborted) {
       end({ error: signal.reason });
@@ -216,7 +223,7 @@ export class PubSub {
           end({ error: new BufferOverflowError(bufferSize) });
         } // 'drop-newest': the incoming message is the one dropped.
       });
-      signal?.addEventListener('abort', onAbort, { once: true });
+      signal?.addEventListener('abort', onAbort); // end() removes it
     }
 
     const iterator: AsyncIterableIterator<T> = {
@@ -280,11 +287,8 @@ function defaultOnError(error: unknown, { topic, pattern }: ErrorContext): void 
 }
 
 function isThenable(value: unknown): value is PromiseLike<unknown> {
-  return (
-    (typeof value === 'object' || typeof value === 'function') &&
-    value !== null &&
-    typeof (value as { then?: unknown }).then === 'function'
-  );
+  // `?.` so that undefined and null (what most handlers return) are not thenables either.
+  return typeof (value as { then?: unknown } | null | undefined)?.then === 'function';
 }
 
 function parseTopic(topic: unknown): string[] {
@@ -329,12 +333,12 @@ function matches(pattern: readonly string[], topic: readonly string[]): boolean 
   let lastHash = -1; // index in `pattern` of the last `#` seen
   let hashEnd = 0; // where in `topic` the segments that `#` swallows end
   while (t < topic.length) {
-    const segment = pattern[p];
+    const segment = pattern[p]; // undefined past the pattern's end: neither '*' nor a topic segment
     if (segment === '#') {
       lastHash = p;
       hashEnd = t;
       p += 1; // first try: `#` matches zero segments
-    } else if (segment !== undefined && (segment === '*' || segment === topic[t])) {
+    } else if (segment === '*' || segment === topic[t]) {
       p += 1;
       t += 1;
     } else if (lastHash >= 0) {
