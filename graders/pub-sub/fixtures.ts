@@ -9,7 +9,7 @@ import fc from 'fast-check';
 import { PubSub } from '@kata/pub-sub';
 import { promiseState } from '../support/promises.ts';
 import { assertProperty } from '../support/property.ts';
-import { cpuMs } from '../support/cpu-time.ts';
+import { cpuMs } from '../support/limits.ts';
 
 /** The contract's pattern rules (R4, R5) as a plain recursion: correct, and fine for short inputs. */
 export function modelMatches(pattern: readonly string[], topic: readonly string[]): boolean {
@@ -246,10 +246,7 @@ export async function assertModel(
   await assertProperty(
     description,
     fc.property(sequences, (sequence) => runAgainstModel(sequence, rules)),
-    {
-      includeErrorInReport: true,
-      numRuns: Math.max(1, Math.round((fc.readConfigureGlobal().numRuns ?? 100) * share)),
-    },
+    { numRuns: Math.max(1, Math.round((fc.readConfigureGlobal().numRuns ?? 100) * share)) },
   );
 }
 

@@ -1,7 +1,6 @@
 import { describe, expect, it, vi } from 'vitest';
 import { PubSub } from '@kata/pub-sub';
-import { cpuSizeRatio, cpuTimeMs } from '../support/cpu-time.ts';
-import { describeRatio } from '../support/limits.ts';
+import { cpuTimeMs, describeRatio, sizeRatio } from '../support/limits.ts';
 import {
   INVALID_TOPICS,
   assertModel,
@@ -230,7 +229,7 @@ describe('stage 1: subscribe, publish and unsubscribe on exact topics', () => {
     };
     for (const size of [10_000, 50_000]) {
       while (bigUnsubscribes.length < size) bigUnsubscribes.push(big.subscribe('t', noop));
-      const measured = cpuSizeRatio(
+      const measured = sizeRatio(
         (which) => (which === 100 ? () => subscribeCost(tiny) : () => subscribeCost(big)),
         { small: 100, large: size },
         samples,
@@ -257,7 +256,7 @@ describe('stage 1: subscribe, publish and unsubscribe on exact topics', () => {
       [50_000, middle(bigUnsubscribes)],
     ]);
     const sizes = { small: 1_000, large: 50_000 };
-    const unsubscribing = cpuSizeRatio(
+    const unsubscribing = sizeRatio(
       (size) => {
         const pool = pools.get(size)!;
         return () => {

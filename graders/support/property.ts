@@ -14,7 +14,11 @@ export async function assertProperty<Ts extends [unknown, ...unknown[]]>(
   property: fc.IProperty<Ts> | fc.IAsyncProperty<Ts>,
   parameters: fc.Parameters<Ts> = {},
 ): Promise<void> {
-  const details = await fc.check(property as fc.IAsyncProperty<Ts>, parameters);
+  // The property's own error (a model's "step 4 diverged: …") leads the report, not just its cause.
+  const details = await fc.check(property as fc.IAsyncProperty<Ts>, {
+    includeErrorInReport: true,
+    ...parameters,
+  });
   if (!details.failed) return;
   // Unwritten code is not a counterexample: let the stub's error through as it is.
   const error = details.errorInstance;
