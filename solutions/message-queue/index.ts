@@ -119,7 +119,7 @@ const earlier = (a: Message<unknown>, b: Message<unknown>): boolean =>
 
 /** A binary min-heap of messages by (`at`, `seq`) that keeps each message's `index` up to date. */
 class MessageHeap<T> {
-  readonly #items: Message<T>[] = [];
+  #items: Message<T>[] = [];
 
   get size(): number {
     return this.#items.length;
@@ -144,7 +144,10 @@ class MessageHeap<T> {
   remove(message: Message<T>): void {
     const items = this.#items;
     const last = items.pop()!;
-    if (last !== message) {
+    // An array keeps its capacity when emptied: a drained queue lets it go, so its memory is back
+    // to that of an empty queue (nothing is kept for acknowledged messages).
+    if (items.length === 0) this.#items = [];
+    else if (last !== message) {
       items[message.index] = last;
       last.index = message.index;
       this.#down(last.index);
