@@ -289,12 +289,11 @@ describe('stage 2: visibility timeout, heartbeat and nack', () => {
     const queue = new MessageQueue<string>({ visibilityTimeoutMs: 100 });
     queue.send('a');
     await receiveNow(queue);
-    await advance(150);
-    queue.send('b');
-    await advance(50);
+    queue.send('b', { delayMs: 150 });
+    await advance(200);
     expect(
       bodies(await receiveNow(queue, { max: 2 })),
-      'a ready again since 100 ms, b sent at 150 ms; received at 200 ms [R13]',
+      'a ready again since 100 ms, b ready since 150 ms (sent at 0 with delayMs 150); received at 200 ms [R13]',
     ).toEqual(['a', 'b']);
   });
 
