@@ -69,11 +69,19 @@ export function expectStats<T>(
   expect(seen, `stats ${why} ${rules}`).toEqual(full);
 }
 
+/** Any value as text for a failure message, without `[object Object]`. */
+export function show(value: unknown): string {
+  if (value instanceof Error) return `${value.name}: ${value.message}`;
+  if (typeof value === 'symbol' || typeof value === 'function') return value.toString();
+  if (typeof value === 'object' && value !== null) return JSON.stringify(value);
+  return String(value);
+}
+
 export function describeOptions(options: unknown): string {
   if (options === undefined) return '';
-  if (typeof options !== 'object' || options === null) return String(options);
+  if (typeof options !== 'object' || options === null) return show(options);
   return `{ ${Object.entries(options)
-    .map(([key, value]) => `${key}: ${value instanceof AbortSignal ? 'signal' : String(value)}`)
+    .map(([key, value]) => `${key}: ${value instanceof AbortSignal ? 'signal' : show(value)}`)
     .join(', ')} }`;
 }
 
@@ -112,7 +120,7 @@ export function expectInvalid(
   const error = thrown(call);
   expect(
     error instanceof type,
-    `${what} must throw a ${type.name}, got ${error === undefined ? 'no error' : String(error)} ${rule}`,
+    `${what} must throw a ${type.name}, got ${error === undefined ? 'no error' : show(error)} ${rule}`,
   ).toBe(true);
   expect((error as Error).message, `${what}: the message must name ${option} ${rule}`).toContain(
     option,

@@ -11,6 +11,7 @@ import {
   expectRejectsInvalid,
   expectStats,
   receiveNow,
+  show,
   stateOf,
   callReceive,
 } from './fixtures.ts';
@@ -66,7 +67,7 @@ describe('stage 1: send, receive and ack with receipt handles', () => {
     (option) => {
       for (const value of ['5', null]) {
         expectInvalid(
-          () => new MessageQueue({ [option]: value } as never),
+          () => new MessageQueue({ [option]: value }),
           TypeError,
           option,
           `new MessageQueue({ ${option}: ${JSON.stringify(value)} })`,
@@ -217,7 +218,7 @@ describe('stage 1: send, receive and ack with receipt handles', () => {
     for (const handle of [undefined, null, 42, {}, Symbol('h')]) {
       expect(
         queue.ack(handle as never),
-        `ack(${String(handle)}) must return false, not throw [R8]`,
+        `ack(${show(handle)}) must return false, not throw [R8]`,
       ).toBe(false);
     }
     expectStats(queue, { inFlight: 1 }, 'after the failed acks: b still in flight', '[R8]');

@@ -8,7 +8,7 @@ import fc from 'fast-check';
 import { describe, expect, it, vi } from 'vitest';
 import { MessageQueue, QueueFullError } from '@kata/message-queue';
 import { advance, useFakeClock } from '../support/clock.ts';
-import { countTimers, describeRatio, heapUsedBytes, realNowMs } from '../support/limits.ts';
+import { countTimers, describeRatio, heapUsedBytes } from '../support/limits.ts';
 import { cpuNowMs, cpuSizeRatioAsync } from '../support/cpu-time.ts';
 import { promiseState } from '../support/promises.ts';
 import { assertProperty } from '../support/property.ts';

@@ -214,6 +214,6 @@ export function consume<T>(
 ): Promise<void> {
   // TODO: receive up to the free slots, run each handler, ack or nack, and stop gracefully.
   throw new NotImplementedError(
-    `consume(${String(queue)}, ${String(handler)}, ${String(options)})`,
+    `consume(${queue.constructor.name}, ${handler.name || 'handler'}, ${JSON.stringify(options)})`,
   );
 }
