@@ -209,6 +209,20 @@ describe('stage 3: dead letters, delayed sends and maxLength', () => {
     ).toEqual(['fast', 'slow']);
   });
 
+  it('delivers many messages in the order their delays end, however they were sent [R17, R13]', async () => {
+    const queue = new MessageQueue<number>({ visibilityTimeoutMs: 1_000 });
+    // 200 distinct delays in a scrambled order (a fixed permutation), some heartbeats moved around.
+    const delays = Array.from({ length: 200 }, (_, i) => ((i * 73) % 200) + 1);
+    for (const delay of delays) queue.send(delay, { delayMs: delay });
+    await advance(250);
+    const received = (await receiveNow(queue, { max: 200 })).map((message) => message.body);
+    expect(received, 'bodies (each its own delay) received at 250 ms [R17, R13]').toEqual(
+      [...delays].sort((a, b) => a - b),
+    );
+    const again = await receiveNow(queue, { max: 200 });
+    expect(again, 'nothing more is ready [R17]').toEqual([]);
+  });
+
   it('throws QueueFullError when maxLength messages are held, ready, delayed and in flight alike [R18]', async () => {
     const queue = new MessageQueue<string>({ maxLength: 3 });
     queue.send('ready');
@@ -221,6 +235,7 @@ describe('stage 3: dead letters, delayed sends and maxLength', () => {
       `send() with 3 held and maxLength 3 must throw QueueFullError, got ${String(error)} [R18]`,
     ).toBe(true);
     expect(error instanceof Error, 'QueueFullError is an Error [R18]').toBe(true);
+    expect((error as Error).name, "a QueueFullError's name [R18]").toBe('QueueFullError');
     expectStats(queue, { ready: 1, delayed: 1, inFlight: 1 }, 'after the refused send', '[R18]');
   });
 

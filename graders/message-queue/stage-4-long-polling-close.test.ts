@@ -64,6 +64,7 @@ describe('stage 4: long-polling receive, abort and close', () => {
 
   it('wakes when a delayed message becomes ready [R19]', async () => {
     const queue = new MessageQueue<string>();
+    await advance(50); // the clock is not at 0 when the wait begins
     queue.send('a', { delayMs: 300 });
     const waiting = callReceive(queue, { waitMs: 1_000 });
     await advance(299);
@@ -103,6 +104,19 @@ describe('stage 4: long-polling receive, abort and close', () => {
       (await served(waiter2, 'when the nack delay ends [R19]'))[0]?.receiveCount,
       'third delivery [R19]',
     ).toBe(3);
+  });
+
+  it('wakes during the call when extendVisibility(handle, 0) ends a delivery [R19]', async () => {
+    const queue = new MessageQueue<string>({ visibilityTimeoutMs: 10_000 });
+    queue.send('a');
+    const [first] = await receiveNow(queue);
+    const waiting = callReceive(queue, { waitMs: 1_000 });
+    queue.extendVisibility(first!.receiptHandle, 0);
+    const [again] = await served(
+      waiting,
+      'extendVisibility(handle, 0), without the clock moving [R19]',
+    );
+    expect(again?.receiveCount, 'the waiter got the second delivery [R19]').toBe(2);
   });
 
   it('delivers a message that becomes ready exactly when waitMs ends, whichever was set up first [R19]', async () => {
@@ -237,6 +251,23 @@ describe('stage 4: long-polling receive, abort and close', () => {
       bodies(await served(next, 'the waiter behind the aborted one [R21]')),
       'it gets a [R21]',
     ).toEqual(['a']);
+    // Aborting a waiter in the middle of the queue: the ones before and after it are served.
+    const middle = new AbortController();
+    const first = callReceive(queue, { waitMs: 10_000 });
+    const second = callReceive(queue, { waitMs: 10_000, signal: middle.signal });
+    const third = callReceive(queue, { waitMs: 10_000 });
+    second.catch(() => undefined);
+    middle.abort();
+    queue.send('b');
+    queue.send('c');
+    expect(
+      bodies(await served(first, 'the first of three waiters [R21]')),
+      'it gets b [R21]',
+    ).toEqual(['b']);
+    expect(
+      bodies(await served(third, 'the third, behind the aborted second [R21]')),
+      'it gets c [R21]',
+    ).toEqual(['c']);
   });
 
   it('rejects at once with signal.reason when the signal is already aborted, even with messages ready [R21]', async () => {
@@ -329,6 +360,7 @@ describe('stage 4: long-polling receive, abort and close', () => {
       error instanceof QueueClosedError,
       `send() after close() must throw QueueClosedError, got ${String(error)} [R23]`,
     ).toBe(true);
+    expect((error as Error).name, "a QueueClosedError's name [R23]").toBe('QueueClosedError');
     expect(
       await receiveNow(queue, { max: 5 }),
       'receive() after close(), with a ready [R23]',

@@ -71,7 +71,7 @@ function requireNumber(value: unknown, name: string): asserts value is number {
   }
 }
 
-/** A duration: finite and >= 0 (or > 0), or, where allowed, Infinity. */
+/** A duration in ms: finite and >= 0 (or > 0), or, where allowed, Infinity. */
 function requireMs(
   value: unknown,
   name: string,
@@ -82,8 +82,9 @@ function requireMs(
     (Number.isFinite(value) || (infinite && value === Infinity)) &&
     (positive ? value > 0 : value >= 0);
   if (!ok) {
-    const range = `${positive ? '> 0' : '>= 0'}${infinite ? ' or Infinity' : ''}`;
-    throw new RangeError(`${name} must be finite and ${range}, got ${value}`);
+    throw new RangeError(
+      `${name} must be a number of ms >= 0 (> 0 for the visibility timeout, Infinity only for waitMs), got ${value}`,
+    );
   }
 }
 
@@ -91,7 +92,7 @@ function requireCount(value: unknown, name: string, { infinite = false } = {}): 
   requireNumber(value, name);
   if (!((Number.isInteger(value) && value >= 1) || (infinite && value === Infinity))) {
     throw new RangeError(
-      `${name} must be an integer >= 1${infinite ? ' or Infinity' : ''}, got ${value}`,
+      `${name} must be an integer >= 1 (or Infinity, for the queue's limits), got ${value}`,
     );
   }
 }
