@@ -155,6 +155,21 @@ describe('stage 3: dead letters, delayed sends and maxLength', () => {
     expectStats(queue, { deadLettered: 3 }, 'with 3 dead letters', '[R16]');
   });
 
+  it('lists many dead letters in the order their visibility ended [R16]', async () => {
+    const queue = new MessageQueue<number>({ visibilityTimeoutMs: 1_000, maxReceives: 1 });
+    for (let i = 0; i < 200; i += 1) queue.send(i);
+    const messages = await receiveNow(queue, { max: 200 });
+    // Heartbeats give each delivery its own end, in a scrambled order (a fixed permutation).
+    for (const message of messages) {
+      queue.extendVisibility(message.receiptHandle, ((message.body * 73) % 200) + 1);
+    }
+    await advance(500);
+    const order = queue.deadLetters().map((letter) => ((letter.body as number) * 73) % 200);
+    expect(order, 'dead letters, by the moment each visibility ended [R16]').toEqual(
+      Array.from({ length: 200 }, (_, i) => i),
+    );
+  });
+
   it('never dead-letters with maxReceives Infinity [R16]', async () => {
     const queue = new MessageQueue<string>({ visibilityTimeoutMs: 10, maxReceives: Infinity });
     queue.send('a');
@@ -236,6 +251,9 @@ describe('stage 3: dead letters, delayed sends and maxLength', () => {
     ).toBe(true);
     expect(error instanceof Error, 'QueueFullError is an Error [R18]').toBe(true);
     expect((error as Error).name, "a QueueFullError's name [R18]").toBe('QueueFullError');
+    expect((error as Error).message, 'the QueueFullError message names maxLength [R18]').toContain(
+      'maxLength',
+    );
     expectStats(queue, { ready: 1, delayed: 1, inFlight: 1 }, 'after the refused send', '[R18]');
   });
 

@@ -361,6 +361,9 @@ describe('stage 4: long-polling receive, abort and close', () => {
       `send() after close() must throw QueueClosedError, got ${String(error)} [R23]`,
     ).toBe(true);
     expect((error as Error).name, "a QueueClosedError's name [R23]").toBe('QueueClosedError');
+    expect((error as Error).message, "the QueueClosedError message says 'closed' [R23]").toContain(
+      'closed',
+    );
     expect(
       await receiveNow(queue, { max: 5 }),
       'receive() after close(), with a ready [R23]',

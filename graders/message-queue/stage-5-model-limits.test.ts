@@ -412,6 +412,18 @@ describe(STAGE, () => {
     const held = await cycle();
     const after = heapUsedBytes() - empty;
     expect(vi.getTimerCount(), 'timers pending once every message is acknowledged [R35]').toBe(0);
+    // A receiver that waited (and timed out) while a message was in flight leaves nothing either.
+    const small = new MessageQueue<string>({ visibilityTimeoutMs: 1_000 });
+    small.send('a');
+    const [a] = await small.receive();
+    const waiting = callReceive(small, { waitMs: 100 });
+    await advance(100);
+    await waiting;
+    small.ack(a!.receiptHandle);
+    expect(
+      vi.getTimerCount(),
+      'timers pending after a wait timed out and the message in flight was acked [R35]',
+    ).toBe(0);
     expect(queue.stats, 'stats once every message is acknowledged [R35]').toMatchObject({
       ready: 0,
       delayed: 0,

@@ -154,7 +154,6 @@ class MessageHeap<T> {
       this.#down(last.index);
       this.#up(last.index);
     }
-    message.index = -1;
   }
 
   #up(index: number): void {
@@ -235,7 +234,7 @@ export class MessageQueue<T> {
   send(body: T, options: SendOptions = {}): string {
     const { delayMs = 0 } = options;
     requireMs(delayMs, 'delayMs');
-    if (this.#closed) throw new QueueClosedError('the queue is closed: send() is refused');
+    if (this.#closed) throw new QueueClosedError('send() refused: the queue is closed');
     const now = this.#settle();
     if (this.#ready.size + this.#pending.size >= this.#maxLength) {
       throw new QueueFullError(`the queue holds maxLength (${this.#maxLength}) messages`);
@@ -248,7 +247,7 @@ export class MessageQueue<T> {
       receiveCount: 0,
       at: now + delayMs,
       handle: undefined,
-      index: -1,
+      index: 0, // set when it is pushed into a heap
     };
     if (delayMs > 0) this.#pending.push(message);
     else this.#ready.push(message);
@@ -275,7 +274,7 @@ export class MessageQueue<T> {
         onAbort: () => {
           this.#dismiss(waiter);
           // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors -- the contract: reject with whatever the caller aborted with
-          reject(signal?.reason);
+          reject(signal!.reason);
         },
         timer: undefined,
       };
@@ -289,7 +288,8 @@ export class MessageQueue<T> {
           }
         }, waitMs);
       }
-      signal?.addEventListener('abort', waiter.onAbort, { once: true });
+      // No { once: true }: #dismiss removes the listener whichever way the waiter leaves.
+      signal?.addEventListener('abort', waiter.onAbort);
       this.#waiters.push(waiter);
       this.#arm();
     });
@@ -457,7 +457,6 @@ export async function consume<T>(
 ): Promise<void> {
   const { concurrency, signal, onError = console.error } = options;
   requireCount(concurrency, 'concurrency');
-  if (signal.aborted) return;
 
   let running = 0;
   /** Wakes the loop when a handler finishes (a free slot, or the last one done). */
@@ -485,9 +484,8 @@ export async function consume<T>(
     try {
       // Waiting with no time limit: only closing the queue (or aborting) ends it empty-handed.
       messages = await queue.receive({ max: concurrency - running, waitMs: Infinity, signal });
-    } catch (error) {
-      if (signal.aborted) break;
-      throw error;
+    } catch {
+      break; // receive() rejects only when the signal aborts: stop gracefully
     }
     if (messages.length === 0) break;
     running += messages.length;
