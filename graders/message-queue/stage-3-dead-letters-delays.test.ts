@@ -164,7 +164,7 @@ describe('stage 3: dead letters, delayed sends and maxLength', () => {
       queue.extendVisibility(message.receiptHandle, ((message.body * 73) % 200) + 1);
     }
     await advance(500);
-    const order = queue.deadLetters().map((letter) => ((letter.body as number) * 73) % 200);
+    const order = queue.deadLetters().map((letter) => (letter.body * 73) % 200);
     expect(order, 'dead letters, by the moment each visibility ended [R16]').toEqual(
       Array.from({ length: 200 }, (_, i) => i),
     );
