@@ -19,6 +19,11 @@ export const CATALOG: readonly KataInfo[] = [
   { slug: 'retry-backoff', title: 'Retry with exponential backoff', difficulty: 'medium' },
   { slug: 'token-bucket', title: 'Token-bucket rate limiter', difficulty: 'medium' },
   { slug: 'pub-sub', title: 'In-memory publish/subscribe', difficulty: 'medium' },
+  {
+    slug: 'message-queue',
+    title: 'In-memory message queue with acknowledgements',
+    difficulty: 'hard',
+  },
   { slug: 'streaming-csv', title: 'Streaming CSV parser', difficulty: 'hard' },
   { slug: 'graceful-shutdown', title: 'Graceful shutdown of a Fastify server', difficulty: 'hard' },
 ];
