@@ -8,8 +8,13 @@ import fc from 'fast-check';
 import { describe, expect, it, vi } from 'vitest';
 import { MessageQueue, QueueFullError } from '@kata/message-queue';
 import { advance, useFakeClock } from '../support/clock.ts';
-import { countTimers, describeRatio, heapUsedBytes } from '../support/limits.ts';
-import { cpuNowMs, cpuSizeRatioAsync } from '../support/cpu-time.ts';
+import {
+  countTimers,
+  cpuMs,
+  describeRatio,
+  heapUsedBytes,
+  sizeRatioAsync,
+} from '../support/limits.ts';
 import { promiseState } from '../support/promises.ts';
 import { assertProperty } from '../support/property.ts';
 import { callReceive, receiveNow } from './fixtures.ts';
@@ -254,7 +259,7 @@ class OverBudget extends Error {}
 async function prepareQueue(size: number, deadline: number): Promise<() => Promise<unknown>> {
   const queue = new MessageQueue<number>({ visibilityTimeoutMs: 1e9, maxReceives: Infinity });
   const check = (i: number, doing: string): void => {
-    if (i % 256 === 0 && cpuNowMs() > deadline) throw new OverBudget(doing);
+    if (i % 256 === 0 && cpuMs() > deadline) throw new OverBudget(doing);
   };
   for (let i = 0; i < size; i += 1) {
     queue.send(i);
@@ -299,10 +304,10 @@ describe(STAGE, () => {
 
   it('costs O(log n) per send, receive, ack, nack and heartbeat in the messages held [R32]', async () => {
     useFakeClock();
-    const deadline = cpuNowMs() + FILL_BUDGET_MS;
+    const deadline = cpuMs() + FILL_BUDGET_MS;
     let measured;
     try {
-      measured = await cpuSizeRatioAsync((size) => prepareQueue(size, deadline), SIZES, 11);
+      measured = await sizeRatioAsync((size) => prepareQueue(size, deadline), SIZES, 11);
     } catch (error) {
       if (!(error instanceof OverBudget)) throw error;
       expect.fail(
