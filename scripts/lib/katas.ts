@@ -1,6 +1,7 @@
 /**
  * The catalog: every kata in recommended order, with what the learner's tools show about it.
- * Adding a kata means adding its folders and one entry here.
+ * Adding a kata means adding its folders and one entry here. An entry whose grader folder does not
+ * exist yet is left out of every tool (`availableKatas`), so a kata can be listed before it lands.
  */
 import { existsSync } from 'node:fs';
 import { GRADERS_DIR } from './paths.ts';
@@ -16,15 +17,20 @@ export interface KataInfo {
 
 export const CATALOG: readonly KataInfo[] = [
   { slug: 'lru-ttl-cache', title: 'LRU cache with time-to-live', difficulty: 'warm-up' },
+  { slug: 'promise-pool', title: 'Concurrency-limited promise pool', difficulty: 'warm-up' },
   { slug: 'retry-backoff', title: 'Retry with exponential backoff', difficulty: 'medium' },
   { slug: 'token-bucket', title: 'Token-bucket rate limiter', difficulty: 'medium' },
+  { slug: 'sliding-window', title: 'Sliding-window rate limiters', difficulty: 'medium' },
+  { slug: 'circuit-breaker', title: 'Circuit breaker', difficulty: 'medium' },
   { slug: 'pub-sub', title: 'In-memory publish/subscribe', difficulty: 'medium' },
   {
     slug: 'message-queue',
     title: 'In-memory message queue with acknowledgements',
     difficulty: 'hard',
   },
+  { slug: 'webhook-receiver', title: 'Signed webhook receiver', difficulty: 'medium' },
   { slug: 'streaming-csv', title: 'Streaming CSV parser', difficulty: 'hard' },
+  { slug: 'chunked-upload', title: 'Resumable chunked upload', difficulty: 'hard' },
   { slug: 'graceful-shutdown', title: 'Graceful shutdown of a Fastify server', difficulty: 'hard' },
 ];
 
