@@ -193,6 +193,33 @@ describe('stage 3: lazy and endless inputs, and abort', () => {
     expect(calls.length, 'no call starts after the abort [R15]').toBe(4);
   });
 
+  for (const how of ['an abort', 'an error'] as const) {
+    it(`never maps an item that arrives after ${how} stopped the pool [R15, R7]`, async () => {
+      const gate = deferred();
+      async function* slow(): AsyncGenerator<number> {
+        yield 0;
+        yield 1;
+        await gate.promise;
+        yield 2;
+        yield 3;
+      }
+      const controller = new AbortController();
+      const { mapper, calls, byItem } = controlled<number>();
+      const pool = callPool(slow(), mapper, { concurrency: 3, signal: controller.signal });
+      await settleDown();
+      // 0 and 1 run, and the pool waits for item 2 to arrive (a slot is free).
+      if (how === 'an abort') controller.abort(boom('stop'));
+      else byItem(0).reject(boom(0));
+      await rejection(pool, `mapConcurrent stopped by ${how}`);
+      gate.resolve();
+      await settleDown();
+      expect(
+        calls.map((call) => call.item),
+        `item 2 arrived after ${how} stopped the pool: it must not be mapped [R15, R7]`,
+      ).toEqual([0, 1]);
+    });
+  }
+
   it('leaves no abort listener on the caller’s signal once settled, however it settled [R16]', async () => {
     const fulfilled = new AbortController();
     await fulfilment(

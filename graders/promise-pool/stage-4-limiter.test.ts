@@ -105,6 +105,47 @@ describe('stage 4: a p-limit style limiter', () => {
     expect(await fulfilment(results[1]!, 'call 1'), '[R17]').toBe('one');
   });
 
+  it('keeps first-in first-out order for calls made while others wait, and after the queue empties [R18]', async () => {
+    const limit = createLimiter(1);
+    const started: string[] = [];
+    const gates = new Map<string, ReturnType<typeof deferred<void>>>();
+    const enqueue = (name: string): Promise<void> => {
+      const gate = deferred<void>();
+      gates.set(name, gate);
+      return call(limit, () => {
+        started.push(name);
+        return gate.promise;
+      });
+    };
+    const calls = [enqueue('a'), enqueue('b'), enqueue('c')];
+    await microtasks();
+    gates.get('a')!.resolve();
+    await microtasks();
+    calls.push(enqueue('d')); // b runs, c waits: d goes behind c
+    gates.get('b')!.resolve();
+    await microtasks();
+    expect(started, 'd was called after c: c starts first [R18]').toEqual(['a', 'b', 'c']);
+    gates.get('c')!.resolve();
+    await microtasks();
+    gates.get('d')!.resolve();
+    await settleDown();
+    expect(started, 'then d [R18]').toEqual(['a', 'b', 'c', 'd']);
+    calls.push(enqueue('e'), enqueue('f')); // the queue was empty: it works as before
+    await microtasks();
+    expect(started, 'after the queue emptied, e starts and f waits [R18]').toEqual([
+      'a',
+      'b',
+      'c',
+      'd',
+      'e',
+    ]);
+    gates.get('e')!.resolve();
+    await microtasks();
+    expect(started, 'and f when e settles [R18]').toEqual(['a', 'b', 'c', 'd', 'e', 'f']);
+    gates.get('f')!.resolve();
+    await Promise.all(calls);
+  });
+
   it('Infinity runs every call at once [R18]', async () => {
     const { started, gates } = queued(Infinity, 5);
     await microtasks();

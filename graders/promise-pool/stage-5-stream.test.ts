@@ -7,6 +7,7 @@
 import { describe, expect, it } from 'vitest';
 import { mapConcurrentStream, type StreamOptions, type TaskContext } from '@kata/promise-pool';
 import { trackedAsyncIterable, trackedIterable } from '../support/limits.ts';
+import { deferred } from '../support/promises.ts';
 import {
   abortListeners,
   boom,
@@ -339,6 +340,46 @@ describe('stage 5: the stream, and the limits', () => {
       ).toBe(true);
     });
   }
+
+  it('stopOnError: of two errors in a row, throws the first [R24]', async () => {
+    const { mapper, byItem } = controlled<number>();
+    const stream = open(range(10), mapper, { concurrency: 3 });
+    const first = pull(stream);
+    await settleDown();
+    const error = boom(1);
+    byItem(1).reject(error);
+    byItem(2).reject(boom(2));
+    expect(
+      await rejection(first, 'next() after items 1 then 2 failed'),
+      'the first error [R24]',
+    ).toBe(error);
+    byItem(0).resolve();
+  });
+
+  it('never maps an item that arrives after an abort stopped the stream [R25]', async () => {
+    const gate = deferred();
+    async function* slow(): AsyncGenerator<number> {
+      yield 0;
+      yield 1;
+      await gate.promise;
+      yield 2;
+      yield 3;
+    }
+    const controller = new AbortController();
+    const { mapper, calls } = controlled<number>();
+    const stream = open(slow(), mapper, { concurrency: 3, signal: controller.signal });
+    const first = pull(stream);
+    await settleDown();
+    // 0 and 1 run, and the stream waits for item 2 to arrive (a slot is free).
+    controller.abort(boom('stop'));
+    await rejection(first, 'next() pending when the signal aborted');
+    gate.resolve();
+    await settleDown();
+    expect(
+      calls.map((call) => call.item),
+      'item 2 arrived after the abort: it must not be mapped [R25]',
+    ).toEqual([0, 1]);
+  });
 
   it('an already-aborted signal throws its reason at the call or from the first next(), calling no mapper [R25]', async () => {
     const reason = boom('already');

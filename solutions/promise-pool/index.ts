@@ -57,12 +57,11 @@ function openSource<T>(input: Iterable<T> | AsyncIterable<T>): Source<T> {
     sync,
     next: () => iterator.next(),
     close() {
-      try {
-        const closing = iterator.return?.();
-        if (closing instanceof Promise) closing.catch(() => undefined);
-      } catch {
-        // A source that fails to close has nothing left to tell a pool that has already stopped.
-      }
+      // A source that fails to close (a throw, a rejection) has nothing left to tell a pool that
+      // has already stopped: both are swallowed alike.
+      Promise.resolve()
+        .then(() => iterator.return?.())
+        .catch(() => undefined);
     },
   };
 }
@@ -79,8 +78,7 @@ function callMapper<T, R>(mapper: Mapper<T, R>, item: T, context: TaskContext): 
 /** The errors of a sparse array indexed by input position, in input order (filter skips holes). */
 const inOrder = (errors: unknown[]): unknown[] => errors.filter(() => true);
 
-const aggregate = (errors: unknown[]): AggregateError =>
-  new AggregateError(inOrder(errors), `${inOrder(errors).length} of the mapper calls failed`);
+const aggregate = (errors: unknown[]): AggregateError => new AggregateError(inOrder(errors));
 
 export async function mapConcurrent<T, R>(
   input: Iterable<T> | AsyncIterable<T>,
@@ -104,21 +102,20 @@ export async function mapConcurrent<T, R>(
     let finished = false;
 
     const onAbort = (): void => stop(signal!.reason);
-    signal?.addEventListener('abort', onAbort, { once: true });
+    signal?.addEventListener('abort', onAbort);
 
     const finish = (): void => {
       finished = true;
       signal?.removeEventListener('abort', onAbort);
     };
-    /** Stops early: rejects, aborts the running mappers and closes the input if it is still open. */
+    /**
+     * Stops early: rejects, aborts the running mappers and closes the input (harmless if it has
+     * ended). Calling it again changes nothing: the promise and the signal are already settled.
+     */
     const stop = (reason: unknown): void => {
-      if (finished) return;
       finish();
       controller.abort(reason);
-      if (!inputDone) {
-        inputDone = true;
-        source.close();
-      }
+      source.close();
       reject(reason);
     };
 
@@ -160,7 +157,6 @@ export async function mapConcurrent<T, R>(
         }
       } catch (error) {
         // The input itself failed: that error, never an aggregate, and nothing more is read.
-        inputDone = true;
         stop(error);
         return;
       } finally {
@@ -176,6 +172,9 @@ export async function mapConcurrent<T, R>(
   });
 }
 
+/** Marks a failed call in the stream's finished results (with `stopOnError: false`). */
+const FAILED = Symbol('failed');
+
 export async function* mapConcurrentStream<T, R>(
   input: Iterable<T> | AsyncIterable<T>,
   mapper: Mapper<T, R>,
@@ -187,11 +186,11 @@ export async function* mapConcurrentStream<T, R>(
 
   const source = openSource(input);
   const controller = new AbortController();
-  type Outcome = { ok: true; value: R } | { ok: false; error: unknown };
+  // A finished call: its result, or FAILED for an error kept for the AggregateError.
+  type Outcome = { value: R } | typeof FAILED;
   // Finished results not yet yielded: by index when ordered, in completion order otherwise.
   const byIndex = new Map<number, Outcome>();
   const completed: Outcome[] = [];
-  let completedHead = 0;
   const errors: unknown[] = [];
   let failed = false;
   let waiting = 0;
@@ -214,21 +213,21 @@ export async function* mapConcurrentStream<T, R>(
     notify();
   };
   const onAbort = (): void => fail(signal!.reason);
-  signal?.addEventListener('abort', onAbort, { once: true });
+  signal?.addEventListener('abort', onAbort);
 
   const start = (item: T): void => {
     const index = started;
     started += 1;
     running += 1;
     callMapper(mapper, item, { index, signal: controller.signal }).then(
-      (value) => done(index, { ok: true, value }),
+      (value) => done(index, { value }),
       (error: unknown) => {
         if (stopOnError) fail(error);
         else {
           failed = true;
           errors[index] = error;
         }
-        done(index, { ok: false, error });
+        done(index, FAILED);
       },
     );
   };
@@ -248,14 +247,9 @@ export async function* mapConcurrentStream<T, R>(
       byIndex.delete(nextToYield);
       nextToYield += 1;
     } else {
-      if (completedHead === completed.length) return undefined;
-      outcome = completed[completedHead];
-      completed[completedHead] = undefined as unknown as Outcome; // let it be collected
-      completedHead += 1;
-      if (completedHead === completed.length) {
-        completed.length = 0;
-        completedHead = 0;
-      }
+      // At most `concurrency` wait, and V8 shifts a short array cheaply.
+      outcome = completed.shift();
+      if (outcome === undefined) return undefined;
     }
     waiting -= 1;
     return outcome;
@@ -274,7 +268,6 @@ export async function* mapConcurrentStream<T, R>(
         else start(step.value);
       }
     } catch (error) {
-      inputDone = true;
       fail(error);
     } finally {
       pulling = false;
@@ -289,7 +282,7 @@ export async function* mapConcurrentStream<T, R>(
       if (failure) throw failure.error;
       const outcome = take();
       if (outcome) {
-        if (outcome.ok) yield outcome.value;
+        if (outcome !== FAILED) yield outcome.value;
         continue;
       }
       if (inputDone && running === 0 && !pulling) break;
@@ -302,10 +295,7 @@ export async function* mapConcurrentStream<T, R>(
     if (!complete) {
       // Stopped early (an error, an abort, or the consumer's return()): stop the rest.
       controller.abort(failure?.error);
-      if (!inputDone) {
-        inputDone = true;
-        source.close();
-      }
+      source.close();
     }
   }
 }
