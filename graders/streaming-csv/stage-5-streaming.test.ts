@@ -30,7 +30,6 @@ const CHUNK_BYTES = 16_384;
 const LINE = `${Array.from({ length: 8 }, (_, i) => String(i).repeat(127)).join(',')}\n`;
 const LINE_BYTES = Buffer.byteLength(LINE);
 const CHUNK = Buffer.from(LINE.repeat(CHUNK_BYTES / LINE_BYTES));
-const LINES_PER_CHUNK = CHUNK_BYTES / LINE_BYTES;
 
 /** A generated CSV source that counts how many bytes it has handed out. */
 function source(totalBytes: number): { chunks: AsyncGenerator<Buffer>; produced: () => number } {
@@ -317,9 +316,8 @@ describe('stage 5: streaming with bounded memory', () => {
       return pieces;
     }
     const parse = (entry: EntryPoint, pieces: string[]) => async (): Promise<void> => {
-      let failure: unknown;
       let records = 0;
-      failure = await CONSUMERS[entry](
+      const failure = await CONSUMERS[entry](
         pieces,
         () => {
           records += 1;
