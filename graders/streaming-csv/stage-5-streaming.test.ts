@@ -198,6 +198,10 @@ describe('stage 5: streaming with bounded memory', () => {
   });
 
   describe('closes the source when parseCsv stops early', () => {
+    /** A source may be closed a few ticks later (a stream inside parseCsv tears down asynchronously). */
+    const settle = async (): Promise<void> => {
+      for (let i = 0; i < 5; i += 1) await nextTick();
+    };
     const ITEMS = Array.from({ length: 1_000 }, (_, i) => `${i},x\n${i},y\n`);
 
     for (const kind of ['sync', 'async'] as const) {
@@ -213,6 +217,7 @@ describe('stage 5: streaming with bounded memory', () => {
           `parseCsv over a ${kind} iterable, stopped after 3 records`,
         );
         expect(error, `parseCsv failed: ${describeError(error)} [R18]`).toBeUndefined();
+        await settle();
         expect(
           read.returned,
           `a for await loop over parseCsv(${kind} iterable) broke after 3 records of 2,000; the source's return() was ${read.returned ? '' : 'not '}called (read ${read.pulled} chunks): stopping early must close the source [R18]`,
@@ -236,6 +241,7 @@ describe('stage 5: streaming with bounded memory', () => {
           `parseCsv over a ${kind} iterable of ['a,b\\n', 'c,d"e\\n', ...1,000 more chunks]`,
           'R7, R19',
         );
+        await settle();
         expect(
           read.returned,
           `parseCsv failed with INVALID_QUOTE in the 2nd chunk of 1,002; the source's return() was ${read.returned ? '' : 'not '}called (read ${read.pulled} chunks): a parse error must close the source [R18]`,
