@@ -327,5 +327,5 @@ describe('stage 4: the Fastify plugin', () => {
       `a 2 MiB delivery, bodyLimit 4 MiB: ${describeResponse(response)} [R24]`,
     ).toBe(200);
     expect(calls.length, 'the handler is called [R24]').toBe(1);
-  });
+  }, 30_000);
 });

@@ -222,7 +222,7 @@ describe('stage 5: each event at most once', () => {
     await post(app, signedNow('msg_timer_last'));
     await app.close();
     expect(vi.getTimerCount(), 'timers pending once the app is closed [R22]').toBe(0);
-  });
+  }, 30_000);
 
   it('drops expired ids: the heap goes back down once 2 × dedupeTtlMs have passed [R23]', async () => {
     // No hook recording arrivals here: it would keep the ids alive itself.

@@ -67,7 +67,7 @@ export interface WebhookPluginOptions {
   toleranceMs?: number;
   /**
    * How long an id whose handler succeeded is remembered, in ms (at least this, at most twice
-   * this); a number > 0. @default 86_400_000 (24 h)
+   * this); a number >= 0 (whether 0 is refused is up to you). @default 86_400_000 (24 h)
    */
   dedupeTtlMs?: number;
 }
