@@ -107,9 +107,9 @@ export function sign(
 function headerOf(headers: Record<string, unknown>, name: string): string | undefined {
   for (const key of Object.keys(headers)) {
     if (key.toLowerCase() === name) {
-      const value = headers[key];
-      const first: unknown = Array.isArray(value) ? value[0] : value;
-      return first ? String(first) : undefined;
+      const value = headers[key] as string | string[] | undefined;
+      const first = Array.isArray(value) ? value[0] : value;
+      return first || undefined;
     }
   }
   return undefined;
