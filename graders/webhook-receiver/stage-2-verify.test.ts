@@ -242,6 +242,9 @@ describe('stage 2: verify', () => {
     const error = thrown(() => verify(SECRET, {}, '{}', NOW));
     expect(error instanceof WebhookVerificationError, `got ${show(error)} [R9]`).toBe(true);
     expect(error instanceof Error, 'a WebhookVerificationError is an Error [R9]').toBe(true);
+    expect((error as Error).name, 'its name, as the stub gives it [R9]').toBe(
+      'WebhookVerificationError',
+    );
   });
 
   it.each(['abc', '-1', '1.5', '1e9', '0x10', ' 5', '5 ', '+5', '１２３', `${T0}s`])(
