@@ -168,7 +168,9 @@ export function request(base: string, req: RawRequest, ms = 8_000): Promise<Answ
         },
       );
       outgoing.on('error', reject);
-      if (req.body) outgoing.end(req.body);
+      // write() before end(): Node sends the body chunked instead of adding a Content-Length.
+      if (req.body && req.chunked) outgoing.write(req.body, () => outgoing.end());
+      else if (req.body) outgoing.end(req.body);
       else outgoing.end();
     }),
     ms,
