@@ -20,11 +20,11 @@ type Clock = {
   clearTimeout: typeof clearTimeout;
   setImmediate: typeof setImmediate;
 };
-const real = ((globalThis as unknown as { __kataRealClock?: Clock }).__kataRealClock ?? {
+const real = (globalThis as unknown as { __kataRealClock?: Clock }).__kataRealClock ?? {
   setTimeout,
   clearTimeout,
   setImmediate,
-}) as Clock;
+};
 
 /** Test timeouts (real time), generous for a loaded two-core machine. */
 export const NET_TIMEOUT = { timeout: 20_000 };
@@ -41,7 +41,7 @@ export async function realTurns(turns = 5): Promise<void> {
 }
 
 /** `promise`, or a rejection naming `what` once `ms` of real time pass first. */
-export function bounded<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+export function bounded<T>(promise: PromiseLike<T>, ms: number, what: string): Promise<T> {
   return new Promise<T>((resolve, reject) => {
     const timer = real.setTimeout(
       () => reject(new Error(`expected ${what} within ${ms} ms (real time)`)),
@@ -60,8 +60,17 @@ export function bounded<T>(promise: Promise<T>, ms: number, what: string): Promi
   });
 }
 
+/** A settled promise's error, as a value; the stub's NotImplementedError is rethrown so the test reads "not started". */
+export function caught(reason: unknown): Error {
+  if (reason instanceof Error && reason.name === 'NotImplementedError') throw reason;
+  return reason instanceof Error ? reason : new Error(String(reason));
+}
+
 /** Polls `check` on real time until it is true; false if `ms` pass first. */
-export async function eventually(check: () => boolean | Promise<boolean>, ms = 3_000): Promise<boolean> {
+export async function eventually(
+  check: () => boolean | Promise<boolean>,
+  ms = 3_000,
+): Promise<boolean> {
   const until = realNowMs() + ms;
   for (;;) {
     if (await check()) return true;
@@ -116,9 +125,11 @@ export async function writeLargeFile(file: string, mib: number): Promise<Buffer>
   for (let i = 0; i < mib; i += 1) {
     const block = largeBlock(i);
     hash.update(block);
-    if (!out.write(block)) await new Promise((resolve) => out.once('drain', resolve));
+    if (!out.write(block)) await new Promise<void>((resolve) => out.once('drain', () => resolve()));
   }
-  await new Promise<void>((resolve, reject) => out.end((error?: Error | null) => (error ? reject(error) : resolve())));
+  await new Promise<void>((resolve, reject) =>
+    out.end((error?: Error | null) => (error ? reject(error) : resolve())),
+  );
   return hash.digest();
 }
 
@@ -162,7 +173,11 @@ export function request(base: string, req: RawRequest, ms = 8_000): Promise<Answ
           const parts: Buffer[] = [];
           response.on('data', (part: Buffer) => parts.push(part));
           response.on('end', () =>
-            resolve({ status: response.statusCode ?? 0, headers: response.headers, body: Buffer.concat(parts) }),
+            resolve({
+              status: response.statusCode ?? 0,
+              headers: response.headers,
+              body: Buffer.concat(parts),
+            }),
           );
           response.on('error', reject);
         },
@@ -181,7 +196,8 @@ export function request(base: string, req: RawRequest, ms = 8_000): Promise<Answ
 /** "409 (Upload-Offset 4)": an answer, for failure messages. */
 export function show(answer: Answer): string {
   const offset = answer.headers['upload-offset'];
-  const text = answer.body.length > 0 && answer.body.length < 200 ? ` ${answer.body.toString()}` : '';
+  const text =
+    answer.body.length > 0 && answer.body.length < 200 ? ` ${answer.body.toString()}` : '';
   return `${answer.status}${offset === undefined ? '' : ` (Upload-Offset ${String(offset)})`}${text}`;
 }
 
@@ -202,7 +218,12 @@ export interface Started {
   head(id: string): Promise<Answer>;
   /** The upload's offset by HEAD (fails the test unless 200). */
   offset(id: string): Promise<number>;
-  patch(id: string, offset: number | string | undefined, body: Buffer, headers?: Record<string, string | number>): Promise<Answer>;
+  patch(
+    id: string,
+    offset: number | string | undefined,
+    body: Buffer,
+    headers?: Record<string, string | number>,
+  ): Promise<Answer>;
   get(id: string): Promise<Answer>;
 }
 
@@ -257,7 +278,9 @@ export async function startServer(
       const answer = await started.head(id);
       const value = answer.headers['upload-offset'];
       if (answer.status !== 200 || typeof value !== 'string' || !/^\d+$/.test(value)) {
-        throw new Error(`HEAD /uploads/${id} must answer 200 with Upload-Offset [R2]; got ${show(answer)}`);
+        throw new Error(
+          `HEAD /uploads/${id} must answer 200 with Upload-Offset [R2]; got ${show(answer)}`,
+        );
       }
       return Number(value);
     },
@@ -310,7 +333,11 @@ export function openPatch(
       const parts: Buffer[] = [];
       response.on('data', (part: Buffer) => parts.push(part));
       response.on('end', () => {
-        answer = { status: response.statusCode ?? 0, headers: response.headers, body: Buffer.concat(parts) };
+        answer = {
+          status: response.statusCode ?? 0,
+          headers: response.headers,
+          body: Buffer.concat(parts),
+        };
         resolveAnswer(answer);
       });
       response.on('error', rejectAnswer);
@@ -366,7 +393,7 @@ export interface Script {
  */
 export async function scriptServer(
   fault: (request: Recorded, index: number) => Fault | undefined = () => undefined,
-  options: { onBody?: (received: number) => void; keepData?: boolean } = {},
+  options: { onBody?: (part: Buffer) => void; keepData?: boolean } = {},
 ): Promise<Script> {
   const requests: Recorded[] = [];
   const lines: string[] = [];
@@ -388,18 +415,21 @@ export async function scriptServer(
     incoming.on('data', (part: Buffer) => {
       if (keepData) received.push(part);
       receivedBytes += part.length;
-      options.onBody?.(part.length);
+      options.onBody?.(part);
     });
     incoming.on('error', () => undefined);
     incoming.on('end', () => {
-      recorded.body = keepData ? Buffer.concat(received) : Buffer.alloc(receivedBytes);
+      // Without keepData the bodies are counted, not kept (the memory check must not see them).
+      recorded.body = keepData ? Buffer.concat(received) : Buffer.alloc(0);
       const planned = fault(recorded, index);
       const label =
         recorded.method === 'PATCH'
           ? `PATCH ${String(incoming.headers['upload-offset'])}+${receivedBytes}`
           : recorded.method;
       const answer = (status: number, headers: Record<string, string> = {}): void => {
-        lines.push(`${label} → ${status}${headers['upload-offset'] ? ` ${headers['upload-offset']}` : ''}`);
+        lines.push(
+          `${label} → ${status}${headers['upload-offset'] ? ` ${headers['upload-offset']}` : ''}`,
+        );
         response.writeHead(status, headers).end();
       };
       if (planned === 'hold') {

@@ -10,6 +10,7 @@ import { describe, expect, it } from 'vitest';
 import { createUploadServer } from '@kata/chunked-upload';
 import {
   bounded,
+  caught,
   eventually,
   NET_TIMEOUT,
   request,
@@ -24,7 +25,7 @@ function thrownBy(options: unknown): Error {
     const app = createUploadServer(options as Parameters<typeof createUploadServer>[0]);
     void app.close();
   } catch (error) {
-    return error as Error;
+    return caught(error);
   }
   throw new Error(`createUploadServer(${shown(options)}) must throw, but returned an app [R1]`);
 }
@@ -34,7 +35,9 @@ const shown = (value: unknown): string =>
   );
 
 describe('stage 1: creating uploads, HEAD and ids', NET_TIMEOUT, () => {
-  const bad: Array<[string, Record<string, unknown>, typeof TypeError | typeof RangeError, string]> = [
+  const bad: Array<
+    [string, Record<string, unknown>, typeof TypeError | typeof RangeError, string]
+  > = [
     ['directory missing', { directory: undefined }, TypeError, 'directory'],
     ['directory empty', { directory: '' }, TypeError, 'directory'],
     ['directory a number', { directory: 42 }, TypeError, 'directory'],
@@ -49,7 +52,8 @@ describe('stage 1: creating uploads, HEAD and ids', NET_TIMEOUT, () => {
     'refuses %s with the right error naming the option [R1]',
     async ([, options, kind, name]) => {
       const root = await tempDir();
-      const full = 'directory' in options ? options : { directory: path.join(root, 'u'), ...options };
+      const full =
+        'directory' in options ? options : { directory: path.join(root, 'u'), ...options };
       const error = thrownBy(full);
       expect(
         error,
@@ -65,7 +69,9 @@ describe('stage 1: creating uploads, HEAD and ids', NET_TIMEOUT, () => {
     const app = createUploadServer({ directory, maxSize: 0 });
     try {
       await bounded(app.ready(), 5_000, 'app.ready()');
-      expect(existsSync(directory), `${directory} must exist once app.ready() resolved [R1]`).toBe(true);
+      expect(existsSync(directory), `${directory} must exist once app.ready() resolved [R1]`).toBe(
+        true,
+      );
     } finally {
       await app.close();
     }
@@ -79,11 +85,15 @@ describe('stage 1: creating uploads, HEAD and ids', NET_TIMEOUT, () => {
         path: '/uploads',
         headers: { 'upload-length': length },
       });
-      expect(created.status, `POST /uploads with Upload-Length: ${length} (maxSize 1000) [R2]: ${show(created)}`).toBe(201);
+      expect(
+        created.status,
+        `POST /uploads with Upload-Length: ${length} (maxSize 1000) [R2]: ${show(created)}`,
+      ).toBe(201);
       const location = String(created.headers.location);
-      expect(location, 'Location must be exactly /uploads/<id>, a path, not a full URL [R2]').toMatch(
-        /^\/uploads\/[^/?#]+$/,
-      );
+      expect(
+        location,
+        'Location must be exactly /uploads/<id>, a path, not a full URL [R2]',
+      ).toMatch(/^\/uploads\/[^/?#]+$/);
       const head = await request(server.url, { method: 'HEAD', path: location });
       expect(
         {
@@ -102,13 +112,17 @@ describe('stage 1: creating uploads, HEAD and ids', NET_TIMEOUT, () => {
     const ids: string[] = [];
     for (let i = 0; i < 24; i += 1) ids.push(await first.create(5), await second.create(5));
     for (const id of ids) {
-      expect(id, `id ${id}: letters, digits, - and _ only (URL-safe) [R3]`).toMatch(/^[A-Za-z0-9_-]+$/);
+      expect(id, `id ${id}: letters, digits, - and _ only (URL-safe) [R3]`).toMatch(
+        /^[A-Za-z0-9_-]+$/,
+      );
       expect(
         id.length,
         `id ${id} is too short to hold 122 random bits (21 characters of 64 kinds at least) [R3]`,
       ).toBeGreaterThanOrEqual(21);
     }
-    expect(new Set(ids).size, `ids repeat across two servers: ${ids.join(' ')} [R3]`).toBe(ids.length);
+    expect(new Set(ids).size, `ids repeat across two servers: ${ids.join(' ')} [R3]`).toBe(
+      ids.length,
+    );
     for (const [end, part] of [
       ['first', (id: string) => id.slice(0, 8)],
       ['last', (id: string) => id.slice(-8)],
@@ -129,17 +143,26 @@ describe('stage 1: creating uploads, HEAD and ids', NET_TIMEOUT, () => {
     expect(missing.status, `POST /uploads without Upload-Length [R4]: ${show(missing)}`).toBe(400);
     for (const value of ['-1', '1.5', '1e3', '0x10', 'abc', '', '+5', '10 bytes']) {
       const answer = await post({ 'upload-length': value });
-      expect(answer.status, `POST /uploads with Upload-Length: "${value}" is not decimal digits [R4]: ${show(answer)}`).toBe(400);
+      expect(
+        answer.status,
+        `POST /uploads with Upload-Length: "${value}" is not decimal digits [R4]: ${show(answer)}`,
+      ).toBe(400);
     }
     const over = await post({ 'upload-length': 101 });
     expect(over.status, `Upload-Length: 101 with maxSize 100 [R4]: ${show(over)}`).toBe(413);
     const at = await post({ 'upload-length': 100 });
-    expect(at.status, `Upload-Length: 100 with maxSize 100 is accepted [R4]: ${show(at)}`).toBe(201);
+    expect(at.status, `Upload-Length: 100 with maxSize 100 is accepted [R4]: ${show(at)}`).toBe(
+      201,
+    );
   });
 
   it('refuses everything above maxSize 0 with 413 and accepts an empty upload [R4]', async () => {
     const server = await startServer({ maxSize: 0 });
-    const over = await request(server.url, { method: 'POST', path: '/uploads', headers: { 'upload-length': 1 } });
+    const over = await request(server.url, {
+      method: 'POST',
+      path: '/uploads',
+      headers: { 'upload-length': 1 },
+    });
     expect(over.status, `Upload-Length: 1 with maxSize 0 [R4]: ${show(over)}`).toBe(413);
     await server.create(0);
   });
@@ -148,27 +171,53 @@ describe('stage 1: creating uploads, HEAD and ids', NET_TIMEOUT, () => {
     const server = await startServer();
     const id = await server.create(0);
     const called = await eventually(() => server.completions.length > 0, 2_000);
-    expect(called, 'POST with Upload-Length: 0 must call onComplete (the upload is complete) [R5]').toBe(true);
+    expect(
+      called,
+      'POST with Upload-Length: 0 must call onComplete (the upload is complete) [R5]',
+    ).toBe(true);
     await eventually(() => server.completions.length > 1, 200);
     expect(server.completions.length, 'onComplete is called once [R5]').toBe(1);
     const [done] = server.completions;
-    expect({ id: done!.id, size: done!.size }, 'onComplete({ id, path, size }) [R5]').toEqual({ id, size: 0 });
-    expect(readFileSync(done!.path).length, `onComplete's path ${done!.path} must be an empty file [R5]`).toBe(0);
+    expect({ id: done!.id, size: done!.size }, 'onComplete({ id, path, size }) [R5]').toEqual({
+      id,
+      size: 0,
+    });
+    expect(
+      readFileSync(done!.path).length,
+      `onComplete's path ${done!.path} must be an empty file [R5]`,
+    ).toBe(0);
     const got = await server.get(id);
-    expect({ status: got.status, bytes: got.body.length }, `GET /uploads/${id} of a complete empty upload [R5]`).toEqual({
+    expect(
+      { status: got.status, bytes: got.body.length },
+      `GET /uploads/${id} of a complete empty upload [R5]`,
+    ).toEqual({
       status: 200,
       bytes: 0,
     });
     const head = await server.head(id);
-    expect([head.headers['upload-offset'], head.headers['upload-length']], 'HEAD of an empty upload [R5]').toEqual(['0', '0']);
+    expect(
+      [head.headers['upload-offset'], head.headers['upload-length']],
+      'HEAD of an empty upload [R5]',
+    ).toEqual(['0', '0']);
   });
 
   it('answers 404 to HEAD, PATCH and GET of an unknown id [R6]', async () => {
     const server = await startServer();
     await server.create(10);
-    for (const id of ['3b241101-e2bb-4255-8caf-4136c566a962', 'a', 'unknown-upload-id-0123456789']) {
-      const answers = [await server.head(id), await server.patch(id, 0, Buffer.from('x')), await server.get(id)];
-      expect(answers.map((a) => a.status), `HEAD, PATCH, GET /uploads/${id} (never created) [R6]`).toEqual([404, 404, 404]);
+    for (const id of [
+      '3b241101-e2bb-4255-8caf-4136c566a962',
+      'a',
+      'unknown-upload-id-0123456789',
+    ]) {
+      const answers = [
+        await server.head(id),
+        await server.patch(id, 0, Buffer.from('x')),
+        await server.get(id),
+      ];
+      expect(
+        answers.map((a) => a.status),
+        `HEAD, PATCH, GET /uploads/${id} (never created) [R6]`,
+      ).toEqual([404, 404, 404]);
     }
   });
 
@@ -206,7 +255,10 @@ describe('stage 1: creating uploads, HEAD and ids', NET_TIMEOUT, () => {
     const b = await startServer({ directory: () => path.join(root, 'b') });
     await mkdir(path.join(root, 'a'), { recursive: true });
     const id = await b.create(5);
-    expect((await b.patch(id, 0, Buffer.from('hello'))).status, 'a PATCH completing an upload [R7]').toBe(204);
+    expect(
+      (await b.patch(id, 0, Buffer.from('hello'))).status,
+      'a PATCH completing an upload [R7]',
+    ).toBe(204);
     await writeFile(path.join(root, 'victim'), 'keep me');
     const before = await snapshot(root);
     const attacks = [
@@ -230,8 +282,12 @@ describe('stage 1: creating uploads, HEAD and ids', NET_TIMEOUT, () => {
         `HEAD, GET, PATCH, PATCH /uploads/${attack} on a server whose directory is ${path.join(root, 'a')}: no upload of its own [R6]`,
       ).toEqual([404, 404, 404, 404]);
     }
-    expect(await snapshot(root), `files outside ${path.join(root, 'a')} changed [R6]`).toEqual(before);
-    expect((await b.get(id)).body.toString(), "the other server's upload is untouched [R6]").toBe('hello');
+    expect(await snapshot(root), `files outside ${path.join(root, 'a')} changed [R6]`).toEqual(
+      before,
+    );
+    expect((await b.get(id)).body.toString(), "the other server's upload is untouched [R6]").toBe(
+      'hello',
+    );
   });
 });
 

@@ -10,6 +10,7 @@ import { describe, expect, it, onTestFinished, vi } from 'vitest';
 import { uploadFile } from '@kata/chunked-upload';
 import {
   bounded,
+  caught,
   eventually,
   NET_TIMEOUT,
   pattern,
@@ -64,14 +65,21 @@ type Step = 'POST' | 'PATCH' | 'HEAD' | { wait: number };
  * Walks the client through `steps`: each method must be the next request to arrive; each wait
  * must send nothing until 1 ms before it ends, and a HEAD when it ends (the HEAD is the next step).
  */
-async function expectSteps(script: Script, clock: { delays: number[] }, steps: Step[]): Promise<void> {
+async function expectSteps(
+  script: Script,
+  clock: { delays: number[] },
+  steps: Step[],
+): Promise<void> {
   let index = 0;
   let waits = 0;
   for (const step of steps) {
     const done = `so far: ${script.log()}`;
     if (typeof step === 'string') {
       await script.arrived(index + 1);
-      expect(script.requests[index]!.method, `request ${index + 1} must be a ${step} (${done}) [R19]`).toBe(step);
+      expect(
+        script.requests[index]!.method,
+        `request ${index + 1} must be a ${step} (${done}) [R19]`,
+      ).toBe(step);
       index += 1;
       continue;
     }
@@ -105,10 +113,7 @@ function run(url: string, file: string, options: Parameters<typeof uploadFile>[2
 
 async function outcome(pending: Promise<unknown>, ms = 3_000): Promise<'resolved' | Error> {
   return bounded(
-    pending.then(
-      () => 'resolved' as const,
-      (reason: unknown) => (reason instanceof Error ? reason : new Error(String(reason))),
-    ),
+    pending.then(() => 'resolved' as const, caught),
     ms,
     'uploadFile to settle',
   );
@@ -118,7 +123,9 @@ async function outcome(pending: Promise<unknown>, ms = 3_000): Promise<'resolved
 async function expectNothingMore(script: Script, count: number, rule: string): Promise<void> {
   await vi.advanceTimersByTimeAsync(60_000);
   await realPause(100);
-  expect(script.log(), `nothing more may be sent, even 60 s later [${rule}]`).toBe(script.log().split(', ').slice(0, count).join(', '));
+  expect(script.log(), `nothing more may be sent, even 60 s later [${rule}]`).toBe(
+    script.log().split(', ').slice(0, count).join(', '),
+  );
 }
 
 describe('stage 4: the client retries with backoff, and aborts', NET_TIMEOUT, () => {
@@ -143,7 +150,10 @@ describe('stage 4: the client retries with backoff, and aborts', NET_TIMEOUT, ()
       'HEAD',
       'PATCH',
     ]);
-    expect(await outcome(pending), `uploadFile after four failures with retries 5 (${script.log()}) [R19]`).toBe('resolved');
+    expect(
+      await outcome(pending),
+      `uploadFile after four failures with retries 5 (${script.log()}) [R19]`,
+    ).toBe('resolved');
     expect(script.data().equals(data), 'the file, byte for byte [R15]').toBe(true);
   });
 
@@ -167,18 +177,34 @@ describe('stage 4: the client retries with backoff, and aborts', NET_TIMEOUT, ()
     const script = await scriptServer(plan({ patch: Array.from({ length: 8 }, () => 500) }));
     const pending = run(script.url, await sourceFile(pattern(50, 35)), { retries: 8 });
     const steps: Step[] = ['POST', 'PATCH'];
-    for (const wait of [100, 200, 400, 800, 1600, 3200, 5000, 5000]) steps.push({ wait }, 'HEAD', 'PATCH');
+    for (const wait of [100, 200, 400, 800, 1600, 3200, 5000, 5000])
+      steps.push({ wait }, 'HEAD', 'PATCH');
     await expectSteps(script, clock, steps);
-    expect(await outcome(pending), `uploadFile after eight 500s with retries 8 (${script.log()}) [R19]`).toBe('resolved');
+    expect(
+      await outcome(pending),
+      `uploadFile after eight 500s with retries 8 (${script.log()}) [R19]`,
+    ).toBe('resolved');
   });
 
   it('rejects after retries + 1 failed PATCHes with an Error naming the status [R20]', async () => {
     const clock = fakeTimeouts();
     const script = await scriptServer(plan({ patch: [503, 503, 503, 503] }));
     const pending = run(script.url, await sourceFile(pattern(50, 37)), { retries: 2 });
-    await expectSteps(script, clock, ['POST', 'PATCH', { wait: 100 }, 'HEAD', 'PATCH', { wait: 200 }, 'HEAD', 'PATCH']);
+    await expectSteps(script, clock, [
+      'POST',
+      'PATCH',
+      { wait: 100 },
+      'HEAD',
+      'PATCH',
+      { wait: 200 },
+      'HEAD',
+      'PATCH',
+    ]);
     const result = await outcome(pending);
-    expect(result, `uploadFile with retries 2 after three 503s in a row (${script.log()}) [R20]`).toBeInstanceOf(Error);
+    expect(
+      result,
+      `uploadFile with retries 2 after three 503s in a row (${script.log()}) [R20]`,
+    ).toBeInstanceOf(Error);
     expect((result as Error).message, 'the error names the last status [R20]').toContain('503');
     await expectNothingMore(script, 6, 'R20');
   });
@@ -186,8 +212,13 @@ describe('stage 4: the client retries with backoff, and aborts', NET_TIMEOUT, ()
   it('rejects at the first network error with retries 0 [R20]', async () => {
     fakeTimeouts();
     const script = await scriptServer(plan({ patch: ['reset'] }));
-    const result = await outcome(run(script.url, await sourceFile(pattern(50, 39)), { retries: 0 }));
-    expect(result, `uploadFile with retries 0 when the first PATCH loses its connection (${script.log()}) [R20]`).toBeInstanceOf(Error);
+    const result = await outcome(
+      run(script.url, await sourceFile(pattern(50, 39)), { retries: 0 }),
+    );
+    expect(
+      result,
+      `uploadFile with retries 0 when the first PATCH loses its connection (${script.log()}) [R20]`,
+    ).toBeInstanceOf(Error);
     await expectNothingMore(script, 2, 'R20');
   });
 
@@ -199,13 +230,29 @@ describe('stage 4: the client retries with backoff, and aborts', NET_TIMEOUT, ()
       const clock = fakeTimeouts();
       const script = await scriptServer(plan({ patch: [503], head: [503, 502] }));
       const pending = run(script.url, await sourceFile(pattern(50, 41)), { retries });
-      await expectSteps(script, clock, ['POST', 'PATCH', { wait: 100 }, 'HEAD', { wait: 200 }, 'HEAD', ...(resolves ? [{ wait: 400 }, 'HEAD', 'PATCH'] as Step[] : [])]);
+      await expectSteps(script, clock, [
+        'POST',
+        'PATCH',
+        { wait: 100 },
+        'HEAD',
+        { wait: 200 },
+        'HEAD',
+        ...(resolves ? ([{ wait: 400 }, 'HEAD', 'PATCH'] as Step[]) : []),
+      ]);
       const result = await outcome(pending);
       if (resolves) {
-        expect(result, `retries 3: a 503 PATCH and two failed HEADs are three failures (${script.log()}) [R20]`).toBe('resolved');
+        expect(
+          result,
+          `retries 3: a 503 PATCH and two failed HEADs are three failures (${script.log()}) [R20]`,
+        ).toBe('resolved');
       } else {
-        expect(result, `retries 2: a 503 PATCH and two failed HEADs are three failures in a row (${script.log()}) [R20]`).toBeInstanceOf(Error);
-        expect((result as Error).message, 'the error names the last status, 502 [R20]').toContain('502');
+        expect(
+          result,
+          `retries 2: a 503 PATCH and two failed HEADs are three failures in a row (${script.log()}) [R20]`,
+        ).toBeInstanceOf(Error);
+        expect((result as Error).message, 'the error names the last status, 502 [R20]').toContain(
+          '502',
+        );
       }
       vi.useRealTimers();
     }
@@ -240,9 +287,16 @@ describe('stage 4: the client retries with backoff, and aborts', NET_TIMEOUT, ()
     it(`rejects at once, without waiting or retrying, when a PATCH answers ${status} [R21]`, async () => {
       fakeTimeouts();
       const script = await scriptServer(plan({ patch: [status] }));
-      const result = await outcome(run(script.url, await sourceFile(pattern(50, 45)), { retries: 5 }));
-      expect(result, `uploadFile when the PATCH answers ${status} (${script.log()}) [R21]`).toBeInstanceOf(Error);
-      expect((result as Error).message, `the error names the status ${status} [R21]`).toContain(String(status));
+      const result = await outcome(
+        run(script.url, await sourceFile(pattern(50, 45)), { retries: 5 }),
+      );
+      expect(
+        result,
+        `uploadFile when the PATCH answers ${status} (${script.log()}) [R21]`,
+      ).toBeInstanceOf(Error);
+      expect((result as Error).message, `the error names the status ${status} [R21]`).toContain(
+        String(status),
+      );
       await expectNothingMore(script, 2, 'R21');
     });
   }
@@ -253,7 +307,9 @@ describe('stage 4: the client retries with backoff, and aborts', NET_TIMEOUT, ()
     const pending = run(script.url, await sourceFile(pattern(50, 47)), { retries: 5 });
     await expectSteps(script, clock, ['POST', 'PATCH', { wait: 100 }, 'HEAD']);
     const result = await outcome(pending);
-    expect(result, `uploadFile when the HEAD answers 404 (${script.log()}) [R21]`).toBeInstanceOf(Error);
+    expect(result, `uploadFile when the HEAD answers 404 (${script.log()}) [R21]`).toBeInstanceOf(
+      Error,
+    );
     expect((result as Error).message, 'the error names the status 404 [R21]').toContain('404');
     await expectNothingMore(script, 3, 'R21');
   });
@@ -262,15 +318,20 @@ describe('stage 4: the client retries with backoff, and aborts', NET_TIMEOUT, ()
     const clock = fakeTimeouts();
     const script = await scriptServer(plan({ patch: [503] }));
     const controller = new AbortController();
-    const pending = run(script.url, await sourceFile(pattern(50, 49)), { signal: controller.signal });
+    const pending = run(script.url, await sourceFile(pattern(50, 49)), {
+      signal: controller.signal,
+    });
     await expectSteps(script, clock, ['POST', 'PATCH']);
     await eventually(() => clock.delays.includes(100), 1_000);
     await vi.advanceTimersByTimeAsync(50);
     const reason = new Error('user cancelled');
     controller.abort(reason);
     // Real time only (closing a file takes a moment): the fake clock stays 50 ms into the wait.
-    const result = await outcome(pending, 2_000).catch((error: unknown) => error as Error);
-    expect(result, `uploadFile, aborted 50 ms into its 100 ms wait: rejected with signal.reason before the wait ends (${script.log()}) [R22]`).toBe(reason);
+    const result = await outcome(pending, 2_000).catch(caught);
+    expect(
+      result,
+      `uploadFile, aborted 50 ms into its 100 ms wait: rejected with signal.reason before the wait ends (${script.log()}) [R22]`,
+    ).toBe(reason);
     await expectNothingMore(script, 2, 'R22');
   });
 
@@ -278,20 +339,27 @@ describe('stage 4: the client retries with backoff, and aborts', NET_TIMEOUT, ()
     fakeTimeouts();
     const script = await scriptServer(plan({ patch: ['hold'] }));
     const controller = new AbortController();
-    const pending = run(script.url, await sourceFile(pattern(50, 51)), { signal: controller.signal });
+    const pending = run(script.url, await sourceFile(pattern(50, 51)), {
+      signal: controller.signal,
+    });
     await script.arrived(2);
     await realPause(50);
     const reason = new Error('user cancelled');
     controller.abort(reason);
-    const result = await outcome(pending, 2_000).catch((error: unknown) => error as Error);
-    expect(result, `uploadFile aborted while its PATCH waits for an answer (${script.log()}) [R22]`).toBe(reason);
+    const result = await outcome(pending, 2_000).catch(caught);
+    expect(
+      result,
+      `uploadFile aborted while its PATCH waits for an answer (${script.log()}) [R22]`,
+    ).toBe(reason);
     await expectNothingMore(script, 2, 'R22');
   });
 
   it('rejects with signal.reason and sends nothing when the signal is already aborted [R22]', async () => {
     const script = await scriptServer();
     const reason = new Error('too late');
-    const result = await outcome(run(script.url, await sourceFile(pattern(50, 53)), { signal: AbortSignal.abort(reason) }));
+    const result = await outcome(
+      run(script.url, await sourceFile(pattern(50, 53)), { signal: AbortSignal.abort(reason) }),
+    );
     expect(result, 'uploadFile with a signal already aborted [R22]').toBe(reason);
     await realPause(100);
     expect(script.log(), 'nothing may be sent [R22]').toBe('no request');

@@ -61,7 +61,7 @@ export function createUploadServer(options: UploadServerOptions): FastifyInstanc
 
   const uploads = new Map<string, Upload>();
   // Fastify's HEAD-for-every-GET would shadow our own HEAD route: declare HEAD ourselves only.
-  const app = Fastify({ exposeHeadRoute: false });
+  const app = Fastify({ exposeHeadRoutes: false });
 
   // Bodies are never parsed: the PATCH handler streams request.raw to disk itself. One catch-all
   // parser that consumes nothing also keeps Fastify from answering 415 or 400 (bad JSON) before
@@ -181,7 +181,7 @@ export function createUploadServer(options: UploadServerOptions): FastifyInstanc
     } catch {
       broken = true; // the connection broke mid-body (or the disk failed)
     }
-    if (!out.closed) await new Promise((resolve) => out.once('close', resolve));
+    if (!out.closed) await new Promise<void>((resolve) => out.once('close', () => resolve()));
     const written = out.bytesWritten;
 
     let status = 204;
