@@ -195,6 +195,11 @@ describe('stage 2: PATCH, checksums, locks and broken connections', NET_TIMEOUT,
         404,
       ],
       [
+        'an unknown id and a content type Fastify has no parser for',
+        () => send(unknown, { 'content-type': 'application/octet-stream', 'upload-offset': 0 }),
+        404,
+      ],
+      [
         'an unknown id and no Upload-Offset',
         () => send(unknown, { 'content-type': OFFSET_TYPE }),
         404,

@@ -198,9 +198,6 @@ export function createUploadServer(options: UploadServerOptions): FastifyInstanc
       if (start < upload.length && upload.offset === upload.length) complete(id, upload);
     }
     upload.busy = false; // before the reply goes out
-    if (status === 204) {
-      return reply.code(204).header('upload-offset', String(upload.offset)).send();
-    }
     return reply.code(status).header('upload-offset', String(upload.offset)).send();
   }
 
