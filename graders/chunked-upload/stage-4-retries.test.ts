@@ -86,7 +86,7 @@ async function expectSteps(
     waits += 1;
     const ms = step.wait;
     // Let the client read the failure and start its wait before time moves.
-    await eventually(() => clock.delays.includes(ms), 1_000);
+    await eventually(() => clock.delays.includes(ms), 3_000);
     await realTurns();
     await vi.advanceTimersByTimeAsync(ms - 1);
     await realPause(60);
@@ -322,7 +322,7 @@ describe('stage 4: the client retries with backoff, and aborts', NET_TIMEOUT, ()
       signal: controller.signal,
     });
     await expectSteps(script, clock, ['POST', 'PATCH']);
-    await eventually(() => clock.delays.includes(100), 1_000);
+    await eventually(() => clock.delays.includes(100), 3_000);
     await vi.advanceTimersByTimeAsync(50);
     const reason = new Error('user cancelled');
     controller.abort(reason);
