@@ -116,7 +116,7 @@ describe('stage 2: PATCH, checksums, locks and broken connections', NET_TIMEOUT,
       ],
       [
         'Content-Type: application/json',
-        () => patch({ 'content-type': 'application/json', 'upload-offset': 4 }, Buffer.from('{}')),
+        () => patch({ 'content-type': 'application/json', 'upload-offset': 4 }, Buffer.from('{x')),
         415,
       ],
       [
@@ -190,7 +190,7 @@ describe('stage 2: PATCH, checksums, locks and broken connections', NET_TIMEOUT,
           send(
             unknown,
             { 'content-type': 'application/json', 'upload-offset': 0 },
-            Buffer.from('{}'),
+            Buffer.from('{x'),
           ),
         404,
       ],

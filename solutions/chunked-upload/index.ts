@@ -30,8 +30,6 @@ const GIB = 1024 ** 3;
 const OFFSET_TYPE = 'application/offset+octet-stream';
 /** Decimal digits only: no sign, no exponent, no hex, no spaces (Number('') is 0, Number('1e3') 1000). */
 const DIGITS = /^\d+$/;
-/** The only ids this server hands out. Anything else is unknown before any path is built from it. */
-const ID = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
 
 interface Upload {
   length: number;
@@ -69,25 +67,24 @@ export function createUploadServer(options: UploadServerOptions): FastifyInstanc
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', (_request, _payload, done) => done(null));
 
-  const find = (id: string): Upload | undefined => (ID.test(id) ? uploads.get(id) : undefined);
+  // An id is only ever looked up in this table, never joined to a path: `../b/<id>` is simply not
+  // in it. The path used is the one stored when the upload was created.
+  const find = (id: string): Upload | undefined => uploads.get(id);
 
   const complete = (id: string, upload: Upload): void => {
-    if (!onComplete) return;
-    // A failing callback is the caller's problem, not the client's: its upload is stored.
-    Promise.resolve()
-      .then(() => onComplete({ id, path: upload.file, size: upload.length }))
-      .catch(() => undefined);
+    // A failing callback is the caller's problem, not the client's: the upload is stored.
+    if (onComplete) {
+      Promise.resolve()
+        .then(() => onComplete({ id, path: upload.file, size: upload.length }))
+        .catch(() => undefined);
+    }
   };
 
   app.post('/uploads', async (request, reply) => {
-    const header = request.headers['upload-length'];
-    if (typeof header !== 'string' || !DIGITS.test(header)) {
-      return reply.code(400).send({ error: 'Upload-Length must be a whole number of bytes' });
-    }
+    const header = String(request.headers['upload-length']); // 'undefined' when missing
+    if (!DIGITS.test(header)) return reply.code(400).send();
     const length = Number(header);
-    if (length > maxSize) {
-      return reply.code(413).send({ error: `Upload-Length is over ${maxSize} bytes` });
-    }
+    if (length > maxSize) return reply.code(413).send();
     const id = randomUUID();
     const upload: Upload = { length, offset: 0, file: path.join(root, id), busy: false };
     await writeFile(upload.file, '');
@@ -111,41 +108,32 @@ export function createUploadServer(options: UploadServerOptions): FastifyInstanc
   app.get<{ Params: { id: string } }>('/uploads/:id', async (request, reply) => {
     const upload = find(request.params.id);
     if (!upload) return reply.code(404).send();
-    if (upload.offset < upload.length) return reply.code(409).send({ error: 'not complete' });
-    return reply
-      .code(200)
-      .type('application/octet-stream')
-      .header('content-length', String(upload.length))
-      .send(createReadStream(upload.file));
+    if (upload.offset < upload.length) return reply.code(409).send();
+    return reply.code(200).send(createReadStream(upload.file));
   });
 
   app.patch<{ Params: { id: string } }>('/uploads/:id', async (request, reply) => {
     const { id } = request.params;
     const upload = find(id);
     if (!upload) return reply.code(404).send();
-    if (request.headers['content-type'] !== OFFSET_TYPE) {
-      return reply.code(415).send({ error: `Content-Type must be ${OFFSET_TYPE}` });
-    }
-    const offsetHeader = request.headers['upload-offset'];
-    if (typeof offsetHeader !== 'string' || !DIGITS.test(offsetHeader)) {
-      return reply.code(400).send({ error: 'Upload-Offset must be a whole number' });
-    }
+    if (request.headers['content-type'] !== OFFSET_TYPE) return reply.code(415).send();
+    const offsetHeader = String(request.headers['upload-offset']);
+    if (!DIGITS.test(offsetHeader)) return reply.code(400).send();
     const lengthHeader = request.headers['content-length'];
     if (lengthHeader === undefined) return reply.code(411).send();
-    const bodyLength = Number(lengthHeader); // Node's parser has already refused a malformed one
-    if (upload.busy) return reply.code(409).send({ error: 'another PATCH is running' });
+    if (upload.busy) return reply.code(409).send();
     const offset = Number(offsetHeader);
-    if (offset !== upload.offset) {
-      return reply
-        .code(409)
-        .header('upload-offset', String(upload.offset))
-        .send({ error: `Upload-Offset is ${upload.offset}` });
+    if (offset !== upload.offset) return reply.code(409).send();
+    // Node's HTTP parser has already refused a malformed Content-Length.
+    if (offset + Number(lengthHeader) > upload.length) return reply.code(413).send();
+    let checksum: Buffer | undefined;
+    const checksumHeader = request.headers['upload-checksum'];
+    if (checksumHeader !== undefined) {
+      // Other algorithms are left open by the contract; tus answers 400.
+      const [algorithm, digest] = String(checksumHeader).split(' ');
+      if (algorithm !== 'sha256' || !digest) return reply.code(400).send();
+      checksum = Buffer.from(digest, 'base64');
     }
-    if (offset + bodyLength > upload.length) {
-      return reply.code(413).send({ error: 'the body goes past Upload-Length' });
-    }
-    const checksum = parseChecksum(request.headers['upload-checksum']);
-    if (checksum === null) return reply.code(400).send({ error: 'unsupported Upload-Checksum' });
 
     upload.busy = true;
     try {
@@ -165,12 +153,13 @@ export function createUploadServer(options: UploadServerOptions): FastifyInstanc
     reply: FastifyReply,
   ): Promise<FastifyReply> {
     const start = upload.offset;
-    const hash = checksum ? createHash('sha256') : undefined;
+    // Hashed even without a checksum to check: simpler, and SHA-256 is far faster than the socket.
+    const hash = createHash('sha256');
     // Writing at `start` (not appending) makes a retried PATCH overwrite a refused chunk's bytes.
     const out = createWriteStream(upload.file, { flags: 'r+', start });
     const tap = new Transform({
       transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback) {
-        hash?.update(chunk);
+        hash.update(chunk);
         callback(null, chunk);
       },
     });
@@ -181,37 +170,23 @@ export function createUploadServer(options: UploadServerOptions): FastifyInstanc
     } catch {
       broken = true; // the connection broke mid-body (or the disk failed)
     }
+    // bytesWritten is final once the file is closed (a write in progress at the break finishes first).
     if (!out.closed) await new Promise<void>((resolve) => out.once('close', () => resolve()));
-    const written = out.bytesWritten;
 
-    let status = 204;
-    if (broken) {
-      // Keep what arrived, unless a checksum was promised: then the chunk cannot be verified.
-      if (checksum) await truncate(upload.file, start);
-      else upload.offset = start + written;
-      status = 400;
-    } else if (hash && checksum && !hash.digest().equals(checksum)) {
-      await truncate(upload.file, start);
-      status = 460;
-    } else {
-      upload.offset = start + written;
-      if (start < upload.length && upload.offset === upload.length) complete(id, upload);
-    }
+    const intact = !broken && (checksum === undefined || hash.digest().equals(checksum));
+    // A broken body is kept as far as it arrived, unless it promised a checksum it cannot meet.
+    if (intact || (broken && checksum === undefined)) upload.offset = start + out.bytesWritten;
+    else await truncate(upload.file, start);
+    if (start < upload.length && upload.offset === upload.length) complete(id, upload);
     upload.busy = false; // before the reply goes out
-    return reply.code(status).header('upload-offset', String(upload.offset)).send();
+    // After a break nobody reads the answer; after a checksum mismatch it is 460.
+    return reply
+      .code(intact ? 204 : 460)
+      .header('upload-offset', String(upload.offset))
+      .send();
   }
 
   return app;
-}
-
-/** `sha256 <base64>` → the digest; undefined when absent; null for another algorithm or a malformed value. */
-function parseChecksum(header: string | string[] | undefined): Buffer | undefined | null {
-  if (header === undefined) return undefined;
-  if (typeof header !== 'string') return null;
-  const match = /^sha256 ([A-Za-z0-9+/]+={0,2})$/.exec(header.trim());
-  if (!match) return null;
-  const digest = Buffer.from(match[1]!, 'base64');
-  return digest.length === 32 ? digest : null;
 }
 
 /** An HTTP answer other than the one expected. */
@@ -245,29 +220,15 @@ export async function uploadFile(
   signal?.throwIfAborted();
 
   const { size } = await stat(source);
-  signal?.throwIfAborted();
-  const base = url.replace(/\/+$/, '');
-  const created = await send(`${base}/uploads`, {
+  const created = await send(`${url}/uploads`, {
     method: 'POST',
     headers: { 'upload-length': String(size) },
   });
   if (created.status !== 201) throw new HttpError(created.status, 'POST /uploads');
-  const location = created.headers.get('location');
-  if (location === null) throw new Error('POST /uploads answered 201 without a Location');
-  const uploadUrl = new URL(location, `${base}/`).href;
-  const id = decodeURIComponent(new URL(uploadUrl).pathname.split('/').pop() ?? '');
-
-  let reported = -1;
-  const progress = (offset: number): void => {
-    if (offset > reported) {
-      reported = offset;
-      onProgress?.(offset, size);
-    }
-  };
-  if (size === 0) {
-    progress(0);
-    return { id };
-  }
+  // Location is a path (or a URL): resolved against the server, its last segment is the id.
+  const uploadUrl = new URL(String(created.headers.get('location')), url);
+  const id = uploadUrl.pathname.split('/').at(-1)!;
+  if (size === 0) onProgress?.(0, 0);
 
   const file = await open(source, 'r');
   try {
@@ -277,16 +238,17 @@ export async function uploadFile(
     while (offset < size) {
       try {
         if (resync) {
-          offset = await headOffset(uploadUrl);
+          const known = await headOffset(uploadUrl);
           resync = false;
-          progress(offset);
-          if (offset >= size) break;
+          if (known > offset) onProgress?.(known, size);
+          offset = known;
+        } else {
+          offset = await patchChunk(uploadUrl, file, offset, Math.min(chunkSize, size - offset));
+          failures = 0;
+          onProgress?.(offset, size);
         }
-        offset = await patchChunk(uploadUrl, file, offset, Math.min(chunkSize, size - offset));
-        failures = 0;
-        progress(offset);
       } catch (error) {
-        if (signal?.aborted) throw signal.reason;
+        // An abort makes every request fail with signal.reason, which sleep() rethrows at once.
         failures += 1;
         if (!retryable(error) || failures > retries) throw error;
         await sleep(backoffMs(failures), signal);
@@ -298,7 +260,7 @@ export async function uploadFile(
   }
   return { id };
 
-  async function send(target: string, init: RequestInit): Promise<Response> {
+  async function send(target: string | URL, init: RequestInit): Promise<Response> {
     try {
       return await fetch(target, { ...init, signal });
     } catch (error) {
@@ -307,16 +269,14 @@ export async function uploadFile(
     }
   }
 
-  async function headOffset(target: string): Promise<number> {
+  async function headOffset(target: URL): Promise<number> {
     const response = await send(target, { method: 'HEAD' });
     if (response.status !== 200) throw new HttpError(response.status, 'HEAD');
-    const offset = Number(response.headers.get('upload-offset'));
-    if (!Number.isSafeInteger(offset) || offset < 0) throw new Error('HEAD without Upload-Offset');
-    return offset;
+    return Number(response.headers.get('upload-offset'));
   }
 
   async function patchChunk(
-    target: string,
+    target: URL,
     handle: Awaited<ReturnType<typeof open>>,
     offset: number,
     length: number,
@@ -336,8 +296,7 @@ export async function uploadFile(
     });
     await response.body?.cancel();
     if (response.status !== 204) throw new HttpError(response.status, 'PATCH');
-    const next = Number(response.headers.get('upload-offset'));
-    return Number.isSafeInteger(next) && next >= offset ? next : offset + length;
+    return Number(response.headers.get('upload-offset'));
   }
 }
 
