@@ -219,6 +219,10 @@ describe('stage 4: the client retries with backoff, and aborts', NET_TIMEOUT, ()
       result,
       `uploadFile with retries 0 when the first PATCH loses its connection (${script.log()}) [R20]`,
     ).toBeInstanceOf(Error);
+    expect(
+      script.log(),
+      'retries 0 is valid: the POST and one PATCH are sent, and the connection reset ends it [R20]',
+    ).toBe('POST → 201, PATCH 0+50 → (connection reset)');
     await expectNothingMore(script, 2, 'R20');
   });
 
