@@ -231,7 +231,8 @@ export class SlidingCounterLimiter extends KeyedWindowLimiter<CounterState> {
    * current window the weighted previous count shrinks by `previous` per ms: it fits from
    * `elapsed >= windowMs - floor(room × windowMs / previous)`, where `room` is what the limit leaves
    * beside the current count and the cost. If that is not in this window, the same in the next
-   * one, whose previous count is our current one and whose room is `limit - cost`.
+   * one, whose previous count is our current one and whose room is `limit - cost` (from its very
+   * start if the current count fits in that room).
    */
   #retryAt(state: CounterState, cost: number): number {
     const windowMs = this.windowMs;
@@ -241,9 +242,9 @@ export class SlidingCounterLimiter extends KeyedWindowLimiter<CounterState> {
       const elapsed = windowMs - Math.floor((room * windowMs) / state.previous);
       if (elapsed < windowMs) return start + elapsed;
     }
-    if (state.current === 0) return start + windowMs;
-    return (
-      start + windowMs + windowMs - Math.floor(((this.limit - cost) * windowMs) / state.current)
-    );
+    // In the next window: at its start already if what is counted now fits beside the cost.
+    const next = start + windowMs;
+    if (state.current <= this.limit - cost) return next;
+    return next + windowMs - Math.floor(((this.limit - cost) * windowMs) / state.current);
   }
 }
