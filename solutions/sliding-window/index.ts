@@ -212,18 +212,16 @@ export class SlidingCounterLimiter extends KeyedWindowLimiter<CounterState> {
       state.current = 0;
       state.window = window;
     }
-    const elapsed = now - window * windowMs;
-    // previous × (windowMs − elapsed) + used × windowMs ≤ limit × windowMs, for `used` counted now.
-    const weighted = state.previous * (windowMs - elapsed);
-    const fits = (used: number): boolean => weighted + used * windowMs <= this.limit * windowMs;
-    const remaining = (): number =>
-      Math.floor((this.limit * windowMs - weighted - state.current * windowMs) / windowMs);
-    if (cost > this.limit) return this.refuseForever(remaining());
-    if (fits(state.current + cost)) {
+    // The estimate × windowMs, to compare in integers: previous × (windowMs − elapsed) + current ×
+    // windowMs, against limit × windowMs.
+    const weighted = state.previous * (windowMs - (now - window * windowMs));
+    const room = this.limit * windowMs - weighted - state.current * windowMs;
+    if (cost > this.limit) return this.refuseForever(Math.floor(room / windowMs));
+    if (cost * windowMs <= room) {
       state.current += cost;
-      return this.decision(remaining(), 0);
+      return this.decision(Math.floor(room / windowMs) - cost, 0);
     }
-    return this.decision(remaining(), this.#retryAt(state, cost) - now);
+    return this.decision(Math.floor(room / windowMs), this.#retryAt(state, cost) - now);
   }
 
   /**
