@@ -153,8 +153,9 @@ export class SlidingLogLimiter extends KeyedWindowLimiter<LogState> {
       state.dropped = totals[state.head]!;
       state.head += 1;
     }
-    // Compact once half the arrays are dead: O(1) amortized, and memory stays O(limit).
-    if (state.head > 16 && state.head * 2 >= times.length) {
+    // Compact once most of the arrays is dead: each compaction moves fewer live entries than
+    // were dropped since the last, so it is O(1) amortized, and memory stays O(limit).
+    if (state.head * 2 > times.length) {
       times.splice(0, state.head);
       totals.splice(0, state.head);
       state.head = 0;
@@ -163,8 +164,9 @@ export class SlidingLogLimiter extends KeyedWindowLimiter<LogState> {
     if (cost > this.limit) return this.refuseForever(this.limit - used);
     if (used + cost <= this.limit) {
       state.total += cost;
-      // Requests in the same ms share an entry: they leave the window together.
-      if (times.length > state.head && times[times.length - 1] === now) {
+      // Requests in the same ms share an entry: they leave the window together. (The last entry
+      // may be one that has left the window, but then its time is before now.)
+      if (times[times.length - 1] === now) {
         totals[totals.length - 1] = state.total;
       } else {
         times.push(now);
@@ -235,11 +237,11 @@ export class SlidingCounterLimiter extends KeyedWindowLimiter<CounterState> {
   #retryAt(state: CounterState, cost: number): number {
     const windowMs = this.windowMs;
     const start = state.window * windowMs;
+    // With no room (`room < 0`), `elapsed` comes out past the window's end, and so it does when
+    // the room is too small to matter before the end.
     const room = this.limit - state.current - cost;
-    if (room >= 0) {
-      const elapsed = windowMs - Math.floor((room * windowMs) / state.previous);
-      if (elapsed < windowMs) return start + elapsed;
-    }
+    const elapsed = windowMs - Math.floor((room * windowMs) / state.previous);
+    if (elapsed < windowMs) return start + elapsed;
     // In the next window: at its start already if what is counted now fits beside the cost.
     const next = start + windowMs;
     if (state.current <= this.limit - cost) return next;
