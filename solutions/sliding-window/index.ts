@@ -68,7 +68,7 @@ abstract class KeyedWindowLimiter<State> implements WindowLimiter {
       if (this.#states.size >= this.#maxKeys) {
         this.#states.delete(this.#states.keys().next().value!);
       }
-      state = this.create(now);
+      state = this.create();
     } else {
       this.#states.delete(key);
     }
@@ -85,8 +85,8 @@ abstract class KeyedWindowLimiter<State> implements WindowLimiter {
     return { allowed: retryAfterMs === 0, limit: this.limit, remaining, retryAfterMs };
   }
 
-  /** A new key's state at `now`, with nothing counted. */
-  protected abstract create(now: number): State;
+  /** A new key's state, with nothing counted. */
+  protected abstract create(): State;
 
   /** Counts `cost` if it fits and says so: the algorithm itself. */
   protected abstract decide(state: State, now: number, cost: number): WindowDecision;
@@ -103,8 +103,9 @@ interface FixedState {
  * of one window and `limit` again at the start of the next: twice the limit within 2 ms.
  */
 export class FixedWindowLimiter extends KeyedWindowLimiter<FixedState> {
-  protected create(now: number): FixedState {
-    return { window: Math.floor(now / this.windowMs), count: 0 };
+  /** No window yet (`NaN` equals no window number): the first check starts one. */
+  protected create(): FixedState {
+    return { window: NaN, count: 0 };
   }
 
   protected decide(state: FixedState, now: number, cost: number): WindowDecision {
@@ -201,8 +202,9 @@ interface CounterState {
  * per key; every comparison in integers, so no rounding ever decides.
  */
 export class SlidingCounterLimiter extends KeyedWindowLimiter<CounterState> {
-  protected create(now: number): CounterState {
-    return { window: Math.floor(now / this.windowMs), previous: 0, current: 0 };
+  /** No window yet (`NaN` equals no window number): the first check starts one, empty. */
+  protected create(): CounterState {
+    return { window: NaN, previous: 0, current: 0 };
   }
 
   protected decide(state: CounterState, now: number, cost: number): WindowDecision {
