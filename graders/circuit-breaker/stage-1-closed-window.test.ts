@@ -286,6 +286,24 @@ describe('stage 1: closed, the failure rate and the sliding window', () => {
       'the rejection of a fn that throws: the thrown error [R4]',
     ).toBe(error);
     expectStats(breaker, { calls: 1, failures: 1 }, 'after fn threw synchronously', '[R4]');
+    const timed = new CircuitBreaker({ minimumCalls: 100, callTimeoutMs: 1_000 });
+    const again = await settleNow(
+      timed,
+      () => {
+        throw error;
+      },
+      'call(fn) where fn throws synchronously, with callTimeoutMs',
+    );
+    expect(again, 'call(fn) where fn throws synchronously, with callTimeoutMs 1,000 [R4]').toEqual({
+      state: 'rejected',
+      reason: error,
+    });
+    expectStats(
+      timed,
+      { calls: 1, failures: 1 },
+      'after fn threw synchronously, with callTimeoutMs',
+      '[R4]',
+    );
   });
 
   it('opens once the failure rate reaches the threshold exactly [R5]', async () => {
@@ -387,6 +405,53 @@ describe('stage 1: closed, the failure rate and the sliding window', () => {
     );
     await advance(1);
     expectStats(breaker, { calls: 0, failures: 0 }, 'of that call read at 1,900', '[R6]');
+  });
+
+  it('keeps exact counts while calls leave the window and bursts arrive [R6]', async () => {
+    const breaker = new CircuitBreaker({ windowMs: 100, minimumCalls: 10_000 });
+    // 40 calls, one per ms (every 4th fails), so that calls have left the window before a burst.
+    for (let i = 0; i < 40; i += 1) {
+      await runPattern(breaker, i % 4 === 3 ? 'F' : 'S');
+      await advance(1);
+    }
+    await advance(80); // now 120: the calls of 0..20 have left (120 - 20 = windowMs)
+    expectStats(
+      breaker,
+      { calls: 19, failures: 5 },
+      'at 120 ms, after one call per ms from 0 to 39 (windowMs 100)',
+      '[R6]',
+    );
+    await runPattern(breaker, 'FS'.repeat(50));
+    expectStats(
+      breaker,
+      { calls: 119, failures: 55 },
+      'after a burst of 100 calls (50 failed) at 120 ms',
+      '[R6]',
+    );
+    await advance(10);
+    expectStats(
+      breaker,
+      { calls: 109, failures: 53 },
+      'at 130 ms: the calls of 21..30 have left too',
+      '[R6]',
+    );
+    await runPattern(breaker, 'F'.repeat(30));
+    await advance(9);
+    expectStats(
+      breaker,
+      { calls: 130, failures: 80 },
+      'at 139 ms, after 30 more failures at 130 ms: the calls of 0..39 have all left',
+      '[R6]',
+    );
+    await advance(81);
+    expectStats(
+      breaker,
+      { calls: 30, failures: 30 },
+      'at 220 ms: only the 30 failures of 130 ms are left',
+      '[R6]',
+    );
+    await advance(10);
+    expectStats(breaker, { calls: 0, failures: 0 }, 'at 230 ms: all have left', '[R6]');
   });
 
   it('judges the failure rate over the window only: failures that left it do not count [R6]', async () => {

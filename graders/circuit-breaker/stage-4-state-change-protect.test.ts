@@ -161,10 +161,11 @@ describe('stage 4: onStateChange and protect for a Fastify route', () => {
       statusCode: 503,
       error: 'Service Unavailable',
     });
+    const message = (refused.body as { message?: unknown }).message;
     expect(
-      typeof (refused.body as { message?: unknown }).message,
-      'type of message in the 503 body [R18]',
-    ).toBe('string');
+      typeof message === 'string' && message.length > 0,
+      `message in the 503 body: a string that says why, got ${JSON.stringify(message)} [R18]`,
+    ).toBe(true);
   });
 
   it('rounds Retry-After up to whole seconds, and never below 1 [R18]', async () => {
@@ -255,10 +256,11 @@ describe('stage 4: onStateChange and protect for a Fastify route', () => {
   });
 
   it('counts thrown errors by statusCode: 400 to 499 succeed, anything else fails [R20]', async () => {
-    const statuses = [400, 404, 499, undefined, 399, 500, 503];
+    // '404' is a string: not a number from 400 to 499, so a failure.
+    const statuses: unknown[] = [400, 404, 499, undefined, 399, 500, 503, '404'];
     let next = 0;
     const app = await protectedApp({ minimumCalls: 100 }, async () => {
-      throw boom(statuses[next++]);
+      throw Object.assign(new Error('failed'), { statusCode: statuses[next++] });
     });
     const seen: number[] = [];
     for (let i = 0; i < statuses.length; i += 1) seen.push((await app.get()).status);
@@ -268,8 +270,8 @@ describe('stage 4: onStateChange and protect for a Fastify route', () => {
     ).toEqual([400, 404, 499]);
     expectStats(
       app.breaker,
-      { calls: 7, failures: 4 },
-      'after handlers threw errors with statusCode 400, 404, 499 (successes), none, 399, 500, 503 (failures)',
+      { calls: 8, failures: 5 },
+      "after handlers threw errors with statusCode 400, 404, 499 (successes), none, 399, 500, 503, '404' (failures)",
       '[R20]',
     );
   });
@@ -285,9 +287,17 @@ describe('stage 4: onStateChange and protect for a Fastify route', () => {
       }
       return reply.code(code).send({ code });
     });
-    const seen: number[] = [];
-    for (let i = 0; i < codes.length; i += 1) seen.push((await app.get()).status);
-    expect(seen, 'statuses sent by the handler go out as sent [R19]').toEqual(codes);
+    const answers: Answer[] = [];
+    for (let i = 0; i < codes.length; i += 1) answers.push(await app.get());
+    expect(
+      answers.map((answer) => answer.status),
+      'statuses sent by the handler go out as sent [R19]',
+    ).toEqual(codes);
+    expect(
+      answers[4]!.body,
+      'body of the answer returned after reply.code(502): the one the handler returned [R19]',
+    ).toEqual({ upstream: 'failed' });
+    expect(answers[3]!.body, 'body of the answer sent with 500 [R19]').toEqual({ code: 500 });
     expectStats(
       app.breaker,
       { calls: 6, failures: 3 },

@@ -81,21 +81,19 @@ export class CircuitBreaker {
   readonly #onStateChange: ((from: CircuitState, to: CircuitState) => void) | undefined;
 
   #state: CircuitState = 'closed';
-  /** Changes with every change of state: a call counts only if its epoch is still current. */
-  #epoch = 0;
+  /** A new token at every change of state: a call counts only if its epoch is still current. */
+  #epoch: object = {};
   #openedAt = 0;
   #trialsStarted = 0;
   #trialsSucceeded = 0;
 
-  // The window: a ring buffer of (settle time, calls, failures) buckets, oldest first. Calls that
-  // settle in the same millisecond share a bucket, so the window holds at most min(calls,
-  // windowMs) buckets; the totals are kept alongside, so nothing is ever summed.
+  // The window: a ring buffer of settle times and outcomes (1: failed), oldest first at #head;
+  // #size is the calls in it, and the failures are counted alongside, so nothing is ever summed.
+  // It doubles when full and keeps its largest size.
   #times = new Float64Array(16);
-  #callCounts = new Uint32Array(16);
-  #failureCounts = new Uint32Array(16);
+  #outcomes = new Uint8Array(16);
   #head = 0;
   #size = 0;
-  #calls = 0;
   #failures = 0;
 
   constructor(options: CircuitBreakerOptions = {}) {
@@ -135,7 +133,7 @@ export class CircuitBreaker {
     const now = performance.now();
     this.#observe(now);
     this.#expire(now);
-    return { calls: this.#calls, failures: this.#failures };
+    return { calls: this.#size, failures: this.#failures };
   }
 
   call<T>(fn: (signal: AbortSignal) => T | Promise<T>): Promise<T> {
@@ -160,7 +158,7 @@ export class CircuitBreaker {
   }
 
   /** Without a timeout nothing can abort the call: no controller, no timer, no closure per call. */
-  #run<T>(fn: (signal: AbortSignal) => T | Promise<T>, epoch: number): Promise<T> {
+  #run<T>(fn: (signal: AbortSignal) => T | Promise<T>, epoch: object): Promise<T> {
     let result: T | Promise<T>;
     try {
       result = fn(NEVER_ABORTED);
@@ -182,7 +180,7 @@ export class CircuitBreaker {
 
   #runWithTimeout<T>(
     fn: (signal: AbortSignal) => T | Promise<T>,
-    epoch: number,
+    epoch: object,
     timeoutMs: number,
   ): Promise<T> {
     const controller = new AbortController();
@@ -198,7 +196,6 @@ export class CircuitBreaker {
       }, timeoutMs);
       const finish = (failed: boolean, settle: () => void): void => {
         if (done) return; // settled by the timeout: a late outcome changes nothing
-        done = true;
         clearTimeout(timer);
         this.#settled(epoch, failed);
         settle();
@@ -222,7 +219,7 @@ export class CircuitBreaker {
   }
 
   /** Counts a settled call admitted in epoch `epoch`, and judges the state it leaves. */
-  #settled(epoch: number, failed: boolean): void {
+  #settled(epoch: object, failed: boolean): void {
     if (epoch !== this.#epoch) return; // admitted in a state that is over
     const now = performance.now();
     if (this.#state === 'half-open') {
@@ -232,7 +229,7 @@ export class CircuitBreaker {
     }
     this.#record(now, failed);
     this.#expire(now);
-    if (this.#calls >= this.#minimumCalls && this.#failures / this.#calls >= this.#threshold) {
+    if (this.#size >= this.#minimumCalls && this.#failures / this.#size >= this.#threshold) {
       this.#open(now);
     }
   }
@@ -254,68 +251,42 @@ export class CircuitBreaker {
   #change(to: CircuitState): void {
     const from = this.#state;
     this.#state = to;
-    this.#epoch += 1;
+    this.#epoch = {};
     // Every change starts from an empty window: opening drops it, trials are never in it.
-    this.#head = 0;
     this.#size = 0;
-    this.#calls = 0;
     this.#failures = 0;
     this.#onStateChange?.(from, to);
   }
 
   #record(now: number, failed: boolean): void {
-    const capacity = this.#times.length;
-    if (this.#size > 0) {
-      const last = (this.#head + this.#size - 1) % capacity;
-      if (this.#times[last] === now) {
-        this.#callCounts[last]! += 1;
-        if (failed) this.#failureCounts[last]! += 1;
-        this.#calls += 1;
-        if (failed) this.#failures += 1;
-        return;
-      }
-    }
-    if (this.#size === capacity) this.#grow();
+    if (this.#size === this.#times.length) this.#grow();
     const slot = (this.#head + this.#size) % this.#times.length;
     this.#times[slot] = now;
-    this.#callCounts[slot] = 1;
-    this.#failureCounts[slot] = failed ? 1 : 0;
+    this.#outcomes[slot] = failed ? 1 : 0;
     this.#size += 1;
-    this.#calls += 1;
     if (failed) this.#failures += 1;
   }
 
-  /** Drops the buckets that left the window: each bucket is dropped once, so O(1) amortized. */
+  /** Drops the calls that left the window: each call is dropped once, so O(1) amortized. */
   #expire(now: number): void {
-    const capacity = this.#times.length;
     while (this.#size > 0 && now - this.#times[this.#head]! >= this.#windowMs) {
-      this.#calls -= this.#callCounts[this.#head]!;
-      this.#failures -= this.#failureCounts[this.#head]!;
-      this.#head = (this.#head + 1) % capacity;
+      this.#failures -= this.#outcomes[this.#head]!;
+      this.#head = (this.#head + 1) % this.#times.length;
       this.#size -= 1;
     }
-    // Give memory back once the window holds far fewer buckets than the buffer has room for.
-    if (capacity > 64 && this.#size < capacity / 4) this.#resize(capacity / 2);
   }
 
+  /** Doubles the full ring, unrolled: the calls from #head to the end, then those before it. */
   #grow(): void {
-    this.#resize(this.#times.length * 2);
-  }
-
-  #resize(capacity: number): void {
-    const times = new Float64Array(capacity);
-    const callCounts = new Uint32Array(capacity);
-    const failureCounts = new Uint32Array(capacity);
-    const old = this.#times.length;
-    for (let i = 0; i < this.#size; i += 1) {
-      const from = (this.#head + i) % old;
-      times[i] = this.#times[from]!;
-      callCounts[i] = this.#callCounts[from]!;
-      failureCounts[i] = this.#failureCounts[from]!;
-    }
+    const capacity = this.#times.length;
+    const times = new Float64Array(capacity * 2);
+    const outcomes = new Uint8Array(capacity * 2);
+    times.set(this.#times.subarray(this.#head));
+    times.set(this.#times.subarray(0, this.#head), capacity - this.#head);
+    outcomes.set(this.#outcomes.subarray(this.#head));
+    outcomes.set(this.#outcomes.subarray(0, this.#head), capacity - this.#head);
     this.#times = times;
-    this.#callCounts = callCounts;
-    this.#failureCounts = failureCounts;
+    this.#outcomes = outcomes;
     this.#head = 0;
   }
 }
