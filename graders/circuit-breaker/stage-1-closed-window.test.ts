@@ -408,50 +408,48 @@ describe('stage 1: closed, the failure rate and the sliding window', () => {
   });
 
   it('keeps exact counts while calls leave the window and bursts arrive [R6]', async () => {
-    const breaker = new CircuitBreaker({ windowMs: 100, minimumCalls: 10_000 });
-    // 40 calls, one per ms (every 4th fails), so that calls have left the window before a burst.
+    const windowMs = 100;
+    const breaker = new CircuitBreaker({ windowMs, minimumCalls: 10_000 });
+    // A model: every call's settle time and outcome; the window is those with now - t < windowMs.
+    const log: Array<{ at: number; failed: boolean }> = [];
+    let now = 0;
+    const run = async (pattern: string): Promise<void> => {
+      for (const letter of pattern) {
+        await runPattern(breaker, letter);
+        log.push({ at: now, failed: letter === 'F' });
+      }
+    };
+    const tick = async (ms: number): Promise<void> => {
+      await advance(ms);
+      now += ms;
+    };
+    const check = (what: string): void => {
+      const inWindow = log.filter((call) => now - call.at < windowMs);
+      const failures = inWindow.filter((call) => call.failed).length;
+      expectStats(
+        breaker,
+        { calls: inWindow.length, failures },
+        `at ${now} ms, ${what} (windowMs ${windowMs})`,
+        '[R6]',
+      );
+    };
     for (let i = 0; i < 40; i += 1) {
-      await runPattern(breaker, i % 4 === 3 ? 'F' : 'S');
-      await advance(1);
+      await run(i % 4 === 3 ? 'F' : 'S'); // one call per ms from 0 to 39, every 4th failing
+      await tick(1);
     }
-    await advance(80); // now 120: the calls of 0..20 have left (120 - 20 = windowMs)
-    expectStats(
-      breaker,
-      { calls: 19, failures: 5 },
-      'at 120 ms, after one call per ms from 0 to 39 (windowMs 100)',
-      '[R6]',
-    );
-    await runPattern(breaker, 'FS'.repeat(50));
-    expectStats(
-      breaker,
-      { calls: 119, failures: 55 },
-      'after a burst of 100 calls (50 failed) at 120 ms',
-      '[R6]',
-    );
-    await advance(10);
-    expectStats(
-      breaker,
-      { calls: 109, failures: 53 },
-      'at 130 ms: the calls of 21..30 have left too',
-      '[R6]',
-    );
-    await runPattern(breaker, 'F'.repeat(30));
-    await advance(9);
-    expectStats(
-      breaker,
-      { calls: 130, failures: 80 },
-      'at 139 ms, after 30 more failures at 130 ms: the calls of 0..39 have all left',
-      '[R6]',
-    );
-    await advance(81);
-    expectStats(
-      breaker,
-      { calls: 30, failures: 30 },
-      'at 220 ms: only the 30 failures of 130 ms are left',
-      '[R6]',
-    );
-    await advance(10);
-    expectStats(breaker, { calls: 0, failures: 0 }, 'at 230 ms: all have left', '[R6]');
+    await tick(80);
+    check('after one call per ms from 0 to 39');
+    for (let i = 0; i < 50; i += 1) {
+      await run(i % 3 === 0 ? 'FF' : 'FS'); // two calls per ms from 120 to 169
+      await tick(1);
+      if (i % 5 === 4) check('during two calls per ms from 120');
+    }
+    await run('F'.repeat(30)); // a burst of 30 at 170
+    check('after a burst of 30 failures at 170');
+    while (now < 300) {
+      await tick(3);
+      check('as calls leave the window');
+    }
   });
 
   it('judges the failure rate over the window only: failures that left it do not count [R6]', async () => {
