@@ -128,22 +128,36 @@ export async function expectRejects(
 }
 
 /**
- * CPU ms after which a timed sample of a complexity check stops early. A correct cache needs
- * 1 or 2 ms per sample; one that scans its entries needs hundreds, and is failed as surely after
- * this much as after all of it, without making the learner wait for every sample.
+ * A large-size sample of a complexity check stops early once it has cost this many times the
+ * median small-size sample so far: a correct cache measures about 1 time, so only an
+ * implementation that fails the check anyway is stopped, as surely failed as after every call,
+ * without making the learner wait for all of them.
  */
-export const SAMPLE_CAP_MS = 40;
+export const CAP_FACTOR = 30;
+
+const median = (values: number[]): number => {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)]!;
+};
 
 /**
- * A timed sample: `ops` calls of `op(i)`, stopping early once the sample has used
- * {@link SAMPLE_CAP_MS} of CPU (checked every 64 calls, at both sizes alike).
+ * Makes the samples of one `sizeRatio` check: `sampler(size, ops, op)` is a sample of `ops` calls
+ * of `op(i)`. Samples at `smallSize` run in full and record their CPU time; samples at any other
+ * size stop early (checked every 64 calls) once they have cost {@link CAP_FACTOR} times the median
+ * small-size sample so far. `sizeRatio` runs a small sample before each large one, so there
+ * always is one to compare with.
  */
-export function cappedSample(ops: number, op: (i: number) => void): () => void {
-  return () => {
+export function cappedSampler(
+  smallSize: number,
+): (size: number, ops: number, op: (i: number) => void) => () => void {
+  const smallTimes: number[] = [];
+  return (size, ops, op) => () => {
     const started = cpuMs();
+    const cap = size === smallSize ? Infinity : CAP_FACTOR * Math.max(median(smallTimes), 0.05);
     for (let i = 0; i < ops; i += 1) {
       op(i);
-      if ((i & 63) === 63 && cpuMs() - started > SAMPLE_CAP_MS) return;
+      if ((i & 63) === 63 && cpuMs() - started > cap) break;
     }
+    if (size === smallSize) smallTimes.push(cpuMs() - started);
   };
 }
