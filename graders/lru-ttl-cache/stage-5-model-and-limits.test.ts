@@ -498,7 +498,7 @@ const SIZES = { small: 100, large: 50_000 };
 /** Operations per timed sample. */
 const OPS = 4_000;
 /** New keys per timed sample, each evicting one (see the test). */
-const EVICTIONS = 300;
+const EVICTIONS = 200;
 /** A ratio above this fails R30 and R31: O(1) work measures about 1, a scan hundreds. */
 const MAX_RATIO = 6;
 
