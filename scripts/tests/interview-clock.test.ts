@@ -59,7 +59,7 @@ describe.concurrent('the interview clock', { timeout: 60_000 }, () => {
       expect(run.stdout).toContain('Time is up.');
       expect(run.stdout).toContain('Final grading (at most 15 s)');
       expect(run.stdout).toMatch(/result {7}timed out/);
-      expect(run.stdout).toMatch(/stages {7}0\/5 stages, 0\/86 tests/);
+      expect(run.stdout).toMatch(/stages {7}0\/5 stages, 0\/\d+ tests/);
       // 3 s of round and at most 15 s of grading, where the time limit alone would allow 60 s.
       expect(elapsed).toBeLessThan(40_000);
     } finally {
