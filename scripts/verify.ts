@@ -27,7 +27,7 @@ import {
 import { firstFailure, type KataResult } from './lib/results.ts';
 import { gradeTargets, type Target } from './lib/verify/run.ts';
 import { readHints } from './lib/hints.ts';
-import { checkLedger, readReadme, rulesDefined, type Ledger } from './lib/ledger.ts';
+import { checkLedger, readReadme, type Ledger } from './lib/ledger.ts';
 
 /** KATA_STANDARD.md: at least eight realistic wrong implementations per kata. */
 const MIN_MUTANTS = 8;
@@ -356,8 +356,6 @@ function judgeLedger(report: KataReport): string[] {
   } catch {
     return []; // checkFiles has already named the missing README
   }
-  // Transitional: a kata whose README labels no rule yet is not held to the ledger.
-  if (rulesDefined(readme).labels.length === 0) return [];
   report.ledger = checkLedger({
     readme,
     tests: reference.stages.flatMap((stage) =>

@@ -41,10 +41,7 @@ export function listMutants(slug: string): Mutant[] {
     .map((file) => {
       const patchFile = path.join(dir, file);
       const firstLine = readFileSync(patchFile, 'utf8').split('\n', 1)[0] ?? '';
-      // Transitional: `# Mistake: …` names no rule, which the ledger reports once the README labels its rules.
-      const legacy = /^# Mistake: (.+)$/.exec(firstLine)?.[1]?.trim();
-      const header =
-        parseBreaksLine(firstLine) ?? (legacy ? { rules: [], mistake: legacy } : undefined);
+      const header = parseBreaksLine(firstLine);
       if (!header) {
         throw new Error(
           `${shown(patchFile)} must start with "# breaks R<n>[, R<m>]: <the mistake>"`,

@@ -98,7 +98,8 @@ describe('npm test', { timeout: 60_000 }, () => {
     const runs = await Promise.all([sandbox.test([slug], { env }), sandbox.test([slug], { env })]);
     const hung = runs.map((run) => /grading stopped: [^\n]* in "([^"]+)"/.exec(run.stdout)?.[1]);
     for (const run of runs) expect(run.stdout).toMatch(row(run, 'timed out'));
-    expect(hung[0], runs[0].stdout).toMatch(/^stage 1: /);
+    // Whichever test runs first hangs (files run largest first); what matters is that it is the same one.
+    expect(hung[0], runs[0].stdout).toMatch(/^stage \d: /);
     expect(hung[1]).toBe(hung[0]);
     expect(results().katas[slug]).toMatchObject({ status: 'timed-out', total: tests });
   });
