@@ -261,6 +261,49 @@ describe('stage 5: the limits', () => {
       BUDGET_TEST_TIMEOUT_MS,
     );
 
+    it(
+      `${name} holds memory per key bounded by limit after a burst, then sparse checks [R17]`,
+      () => {
+        clockAt();
+        // A full burst, a whole window idle, then one check per window: each check finds the
+        // one before it gone. A log that drops only while most of it is still live keeps all of
+        // these once the burst has left at once.
+        const limiter = new Limiter({ limit: 100, windowMs: 1000 });
+        for (let i = 0; i < 100; i += 1) limiter.check('k');
+        const run = (from: number, to: number): void => {
+          for (let i = from; i < to; i += 1) {
+            vi.advanceTimersByTime(1000);
+            limiter.check('k');
+          }
+        };
+        const before = heapUsedBytes();
+        run(0, 1_000);
+        const early = heapUsedBytes() - before;
+        loopWithinBudget(
+          99,
+          (block) => run(1_000 + block * 1_000, 2_000 + block * 1_000),
+          20_000,
+          (done, spent) =>
+            `${name}: ${done * 1_000} sparse checks took ${Math.round(spent)} ms of CPU [R16, R17]`,
+        );
+        const late = heapUsedBytes() - before;
+        // Read after the last measurement, so that the limiter is alive while it is measured.
+        const last = limiter.check('k');
+        expect(last.limit, `${name}: the limiter is still there`).toBe(100);
+        const floor = 256 * 1024;
+        const ratio = late / Math.max(early, floor);
+        const kb = (bytes: number): string => `${Math.round(bytes / 1024)} KB`;
+        expect(
+          ratio < 4,
+          `${name} with limit 100 per 1000 ms, 100 checks at once, then one check per window: ` +
+            `heap growth after 100 000 checks vs after 1 000: ${kb(late)} vs ${kb(early)}, ratio ` +
+            `${ratio.toFixed(1)} (over at least ${kb(floor)}); a key that keeps only what is in ` +
+            'its window measures about 1, one that keeps the requests that left it grows with them',
+        ).toBe(true);
+      },
+      BUDGET_TEST_TIMEOUT_MS,
+    );
+
     it(`${name} sets no timer, however many keys and windows it sees [R18]`, () => {
       clockAt();
       const timers = countTimers();

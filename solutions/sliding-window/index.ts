@@ -103,14 +103,15 @@ interface FixedState {
  * of one window and `limit` again at the start of the next: twice the limit within 2 ms.
  */
 export class FixedWindowLimiter extends KeyedWindowLimiter<FixedState> {
-  /** No window yet (`NaN` equals no window number): the first check starts one. */
+  /** Before every window: the first check starts one. */
   protected create(): FixedState {
-    return { window: NaN, count: 0 };
+    return { window: -Infinity, count: 0 };
   }
 
   protected decide(state: FixedState, now: number, cost: number): WindowDecision {
     const window = Math.floor(now / this.windowMs);
-    if (state.window !== window) {
+    // `<`, not `!==`: a clock that jumps back does not reopen a window already used.
+    if (state.window < window) {
       state.window = window;
       state.count = 0;
     }
@@ -140,7 +141,8 @@ interface LogState {
 
 /**
  * Exact: remembers when each allowed request was made, and allows when the costs made in
- * `(now - windowMs, now]` plus this one fit the limit. Memory per key is O(limit).
+ * `(now - windowMs, now]` plus this one fit the limit. One entry per allowed request, each of cost
+ * >= 1, so memory per key is O(limit).
  */
 export class SlidingLogLimiter extends KeyedWindowLimiter<LogState> {
   protected create(): LogState {
@@ -150,7 +152,9 @@ export class SlidingLogLimiter extends KeyedWindowLimiter<LogState> {
   protected decide(state: LogState, now: number, cost: number): WindowDecision {
     const { times, totals } = state;
     // An entry made at `t` counts while `t > now - windowMs`: it leaves at `t + windowMs` exactly.
-    while (state.head < times.length && times[state.head]! <= now - this.windowMs) {
+    // Past the last entry `times[head]` is `undefined`, and `undefined <= n` is false: the loop
+    // stops there without a bound of its own.
+    while (times[state.head]! <= now - this.windowMs) {
       state.dropped = totals[state.head]!;
       state.head += 1;
     }
@@ -165,14 +169,8 @@ export class SlidingLogLimiter extends KeyedWindowLimiter<LogState> {
     if (cost > this.limit) return this.refuseForever(this.limit - used);
     if (used + cost <= this.limit) {
       state.total += cost;
-      // Requests in the same ms share an entry: they leave the window together. (The last entry
-      // may be one that has left the window, but then its time is before now.)
-      if (times[times.length - 1] === now) {
-        totals[totals.length - 1] = state.total;
-      } else {
-        times.push(now);
-        totals.push(state.total);
-      }
+      times.push(now);
+      totals.push(state.total);
       return this.decision(this.limit - used - cost, 0);
     }
     // The first entry whose leaving frees enough: its running total reaches dropped + excess.
@@ -202,15 +200,15 @@ interface CounterState {
  * per key; every comparison in integers, so no rounding ever decides.
  */
 export class SlidingCounterLimiter extends KeyedWindowLimiter<CounterState> {
-  /** No window yet (`NaN` equals no window number): the first check starts one, empty. */
+  /** Before every window: the first check starts one, with nothing before it. */
   protected create(): CounterState {
-    return { window: NaN, previous: 0, current: 0 };
+    return { window: -Infinity, previous: 0, current: 0 };
   }
 
   protected decide(state: CounterState, now: number, cost: number): WindowDecision {
     const windowMs = this.windowMs;
     const window = Math.floor(now / windowMs);
-    if (state.window !== window) {
+    if (state.window < window) {
       // The window just before the current one, or nothing if the key sat out a whole window.
       state.previous = state.window === window - 1 ? state.current : 0;
       state.current = 0;
