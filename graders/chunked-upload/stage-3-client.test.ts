@@ -3,7 +3,7 @@
  * grader (fixtures.ts, scriptServer): options, creation, chunks with checksums, progress, and a
  * POST that is never retried. Real timers; files in temporary folders.
  */
-import { writeFile } from 'node:fs/promises';
+import { readdir, readlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { uploadFile } from '@kata/chunked-upload';
@@ -262,3 +262,33 @@ describe('stage 3: the client uploads a file in chunks', NET_TIMEOUT, () => {
     expect(script.log(), 'the POST is not retried [R18]').toBe('POST → (connection reset)');
   });
 });
+
+/** The descriptors this process holds open on `file` (Linux: /proc/self/fd). */
+async function openOn(file: string): Promise<number> {
+  const fds = await readdir('/proc/self/fd');
+  const targets = await Promise.all(
+    fds.map((fd) => readlink(path.join('/proc/self/fd', fd)).catch(() => '')),
+  );
+  return targets.filter((target) => target === file).length;
+}
+
+describe.skipIf(process.platform !== 'linux')(
+  'stage 3: the client closes the file',
+  NET_TIMEOUT,
+  () => {
+    it.for([
+      ['once the upload is done', undefined],
+      ['when a PATCH is refused', 404],
+    ] as const)('closes the file it reads %s [R24]', async ([when, status]) => {
+      const script = await scriptServer((request) =>
+        request.method === 'PATCH' ? status : undefined,
+      );
+      const file = await sourceFile(pattern(10_000, 5));
+      await start(script.url, file, { chunkSize: 4096, retries: 0 }).catch(() => undefined);
+      expect(
+        await openOn(file),
+        `uploadFile left the file open ${when} (${script.log()}): close it, even on failure [R24]`,
+      ).toBe(0);
+    });
+  },
+);

@@ -40,9 +40,6 @@ interface Upload {
 }
 
 export function createUploadServer(options: UploadServerOptions): FastifyInstance {
-  if (typeof options !== 'object' || options === null) {
-    throw new TypeError('options must be an object with a directory');
-  }
   const { directory, maxSize = GIB, onComplete } = options;
   if (typeof directory !== 'string' || directory === '') {
     throw new TypeError('directory must be a non-empty string');
@@ -58,8 +55,7 @@ export function createUploadServer(options: UploadServerOptions): FastifyInstanc
   mkdirSync(root, { recursive: true });
 
   const uploads = new Map<string, Upload>();
-  // Fastify's HEAD-for-every-GET would shadow our own HEAD route: declare HEAD ourselves only.
-  const app = Fastify({ exposeHeadRoutes: false });
+  const app = Fastify();
 
   // Bodies are never parsed: the PATCH handler streams request.raw to disk itself. One catch-all
   // parser that consumes nothing also keeps Fastify from answering 415 or 400 (bad JSON) before
@@ -93,7 +89,7 @@ export function createUploadServer(options: UploadServerOptions): FastifyInstanc
     return reply.code(201).header('location', `/uploads/${id}`).send();
   });
 
-  // Before the GET route, so Fastify never adds its own HEAD for it.
+  // Before the GET route: Fastify adds a HEAD for a GET only when none is declared yet.
   app.head<{ Params: { id: string } }>('/uploads/:id', async (request, reply) => {
     const upload = find(request.params.id);
     if (!upload) return reply.code(404).send();
@@ -139,8 +135,8 @@ export function createUploadServer(options: UploadServerOptions): FastifyInstanc
     try {
       return await append(id, upload, request.raw, checksum, reply);
     } finally {
-      // Also released on every early return above and on errors. On success it is released
-      // before the reply is sent (in append), so the client's next PATCH never meets it.
+      // Released on success and on errors alike, in the same tick as the reply is sent: the
+      // client's next PATCH cannot be read before it.
       upload.busy = false;
     }
   });
@@ -163,22 +159,20 @@ export function createUploadServer(options: UploadServerOptions): FastifyInstanc
         callback(null, chunk);
       },
     });
-    let broken = false;
     try {
       // pipeline moves the bytes with backpressure: a slow disk pauses the socket.
       await pipeline(body, tap, out);
     } catch {
-      broken = true; // the connection broke mid-body (or the disk failed)
+      // The connection broke mid-body (or the disk failed): what reached the file is kept, unless
+      // the body promised a checksum, which a cut body's hash cannot meet.
     }
     // bytesWritten is final once the file is closed (a write in progress at the break finishes first).
     if (!out.closed) await new Promise<void>((resolve) => out.once('close', () => resolve()));
 
-    const intact = !broken && (checksum === undefined || hash.digest().equals(checksum));
-    // A broken body is kept as far as it arrived, unless it promised a checksum it cannot meet.
-    if (intact || (broken && checksum === undefined)) upload.offset = start + out.bytesWritten;
+    const intact = checksum === undefined || hash.digest().equals(checksum);
+    if (intact) upload.offset = start + out.bytesWritten;
     else await truncate(upload.file, start);
     if (start < upload.length && upload.offset === upload.length) complete(id, upload);
-    upload.busy = false; // before the reply goes out
     // After a break nobody reads the answer; after a checksum mismatch it is 460.
     return reply
       .code(intact ? 204 : 460)
@@ -260,13 +254,9 @@ export async function uploadFile(
   }
   return { id };
 
-  async function send(target: string | URL, init: RequestInit): Promise<Response> {
-    try {
-      return await fetch(target, { ...init, signal });
-    } catch (error) {
-      if (signal?.aborted) throw signal.reason;
-      throw error;
-    }
+  // fetch rejects with signal.reason itself when the signal aborts.
+  function send(target: string | URL, init: RequestInit): Promise<Response> {
+    return fetch(target, { ...init, signal });
   }
 
   async function headOffset(target: URL): Promise<number> {
