@@ -12,17 +12,8 @@ import {
   type CircuitState,
 } from '@kata/circuit-breaker';
 import { promiseState, type PromiseState } from '../support/promises.ts';
-
-/** Any value as text for a failure message, without `[object Object]`. */
-export function show(value: unknown): string {
-  if (value instanceof Error) return `${value.name}: ${value.message}`;
-  if (typeof value === 'symbol' || typeof value === 'function') return value.toString();
-  if (typeof value === 'object' && value !== null) return JSON.stringify(value);
-  return String(value);
-}
-
-const isNotImplemented = (error: unknown): boolean =>
-  error instanceof Error && error.name === 'NotImplementedError';
+import { expectInvalid, isNotImplemented, show, thrown } from '../support/errors.ts';
+export { expectInvalid, show, thrown };
 
 /** `breaker.call(fn)`; a synchronous throw fails the test (call reports by rejecting). */
 export function callOf<T>(
@@ -186,35 +177,6 @@ export async function openIt(breaker: CircuitBreaker, minimumCalls: number): Pro
     breaker.state,
     `state after ${minimumCalls} failed calls with minimumCalls ${minimumCalls} [R5]`,
   ).toBe('open');
-}
-
-/** Runs `call` and returns what it threw synchronously (undefined if it did not throw). */
-export function thrown(call: () => unknown): unknown {
-  try {
-    call();
-  } catch (error) {
-    if (isNotImplemented(error)) throw error;
-    return error;
-  }
-  return undefined;
-}
-
-/** Expects `call` to throw `type` with a message naming `option`. */
-export function expectInvalid(
-  call: () => unknown,
-  type: typeof RangeError | typeof TypeError,
-  option: string,
-  what: string,
-  rule: string,
-): void {
-  const error = thrown(call);
-  expect(
-    error instanceof type,
-    `${what} must throw a ${type.name}, got ${error === undefined ? 'no error' : show(error)} ${rule}`,
-  ).toBe(true);
-  expect((error as Error).message, `${what}: the message must name ${option} ${rule}`).toContain(
-    option,
-  );
 }
 
 export const abortListeners = (signal: AbortSignal): number =>

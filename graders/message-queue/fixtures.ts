@@ -12,6 +12,8 @@ import type {
   ReceivedMessage,
 } from '@kata/message-queue';
 import { promiseState } from '../support/promises.ts';
+import { expectInvalid, show, thrown } from '../support/errors.ts';
+export { expectInvalid, show, thrown };
 
 /** Calls `queue.receive(options)`; a synchronous throw fails the test (receive reports by rejecting). */
 export function callReceive<T>(
@@ -69,14 +71,6 @@ export function expectStats<T>(
   expect(seen, `stats ${why} ${rules}`).toEqual(full);
 }
 
-/** Any value as text for a failure message, without `[object Object]`. */
-export function show(value: unknown): string {
-  if (value instanceof Error) return `${value.name}: ${value.message}`;
-  if (typeof value === 'symbol' || typeof value === 'function') return value.toString();
-  if (typeof value === 'object' && value !== null) return JSON.stringify(value);
-  return String(value);
-}
-
 export function describeOptions(options: unknown): string {
   if (options === undefined) return '';
   if (typeof options !== 'object' || options === null) return show(options);
@@ -93,38 +87,6 @@ export async function stateOf<T>(
   promise: Promise<T>,
 ): Promise<'pending' | 'fulfilled' | 'rejected'> {
   return (await promiseState(promise)).state;
-}
-
-/** Runs `call` and returns what it threw (undefined if it did not throw). */
-export function thrown(call: () => unknown): unknown {
-  try {
-    call();
-  } catch (error) {
-    if (error instanceof Error && error.name === 'NotImplementedError') throw error;
-    return error;
-  }
-  return undefined;
-}
-
-/**
- * Expects `call` to throw a RangeError (or TypeError when `type` says so) whose message names
- * `option`.
- */
-export function expectInvalid(
-  call: () => unknown,
-  type: typeof RangeError | typeof TypeError,
-  option: string,
-  what: string,
-  rule: string,
-): void {
-  const error = thrown(call);
-  expect(
-    error instanceof type,
-    `${what} must throw a ${type.name}, got ${error === undefined ? 'no error' : show(error)} ${rule}`,
-  ).toBe(true);
-  expect((error as Error).message, `${what}: the message must name ${option} ${rule}`).toContain(
-    option,
-  );
 }
 
 /** As {@link expectInvalid}, for a call that returns a promise and must reject. */

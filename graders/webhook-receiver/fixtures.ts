@@ -7,6 +7,8 @@ import { createHmac } from 'node:crypto';
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
 import { expect, vi } from 'vitest';
 import { WebhookVerificationError, type WebhookErrorCode } from '@kata/webhook-receiver';
+import { expectInvalid, thrown } from '../support/errors.ts';
+export { expectInvalid, thrown };
 
 /**
  * The Standard Webhooks reference test vector: libraries/javascript/src/webhook.test.ts, test
@@ -94,36 +96,6 @@ export function show(value: unknown): string {
   if (typeof value === 'string') return JSON.stringify(value);
   if (typeof value === 'object' && value !== null) return JSON.stringify(value);
   return String(value);
-}
-
-/** Runs `call` and returns what it threw (undefined if nothing); the stub's error goes through. */
-export function thrown(call: () => unknown): unknown {
-  try {
-    call();
-  } catch (error) {
-    if (error instanceof Error && error.name === 'NotImplementedError') throw error;
-    return error;
-  }
-  return undefined;
-}
-
-/** Expects `call` to throw a `type` whose message names `name`. */
-export function expectInvalid(
-  call: () => unknown,
-  type: typeof TypeError | typeof RangeError,
-  name: string,
-  what: string,
-  rule: string,
-): void {
-  const error = thrown(call);
-  expect(
-    error instanceof type,
-    `${what} must throw a ${type.name}, got ${error === undefined ? 'no error' : show(error)} ${rule}`,
-  ).toBe(true);
-  expect(
-    (error as Error).message.toLowerCase(),
-    `${what}: the ${type.name}'s message must name ${name} ${rule}`,
-  ).toContain(name.toLowerCase());
 }
 
 /** Expects `call` to throw a WebhookVerificationError with `code`. */
